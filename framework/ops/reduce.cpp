@@ -1,0 +1,109 @@
+// framework/ops/reduce.cpp: sum/mean over all elements or chosen dims; the CPU kernel sums one dim at a time.
+#include "framework/ops/reduce.h"
+
+#include <algorithm>
+
+#include "framework/backend/backend.h"
+#include "framework/core/autograd.h"
+#include "framework/ops/elementwise.h"
+#include "framework/ops/view.h"
+
+namespace fw {
+namespace {
+
+// sum_dim: y[o, i] = sum_r x[o, r, i], r ascending.  x: (outer, red, inner), y: (outer, inner)
+template <class T> void sum_dim_forward(T* y, const T* x, int64_t outer, int64_t red, int64_t inner) {
+  for (int64_t o = 0; o < outer; ++o) {
+    T* yo = y + o * inner;
+    for (int64_t i = 0; i < inner; ++i) yo[i] = T(0);
+    for (int64_t r = 0; r < red; ++r) {
+      const T* xr = x + (o * red + r) * inner;
+      for (int64_t i = 0; i < inner; ++i) yo[i] += xr[i];
+    }
+  }
+}
+int k_sum_dim(const fw_kernel_args* k) {
+  if (k->dtype == FW_F32)
+    sum_dim_forward(static_cast<float*>(k->b[0]), static_cast<const float*>(k->b[1]), k->i[0], k->i[1], k->i[2]);
+  else
+    sum_dim_forward(static_cast<double*>(k->b[0]), static_cast<const double*>(k->b[1]), k->i[0], k->i[1],
+                    k->i[2]);
+  return FW_OK;
+}
+const bool registered = register_cpu_kernel(FW_K_SUM_DIM, k_sum_dim);
+
+// Sums one dim of a contiguous tensor, keeping it as size 1. No graph.
+Tensor sum_one_dim(const Tensor& x, int64_t d) {
+  (void)registered;
+  Shape s = x.shape();
+  int64_t outer = 1, inner = 1;
+  for (int64_t i = 0; i < d; ++i) outer *= s[i];
+  for (int64_t i = d + 1; i < x.dim(); ++i) inner *= s[i];
+  int64_t red = s[d];
+  s[d] = 1;
+  Tensor y = Tensor::empty(s, x.dtype(), x.device());
+  fw_kernel_args k = kernel_args(x.dtype());
+  set_buffer(k, 0, y);
+  set_buffer(k, 1, x);
+  k.i[0] = outer;
+  k.i[1] = red;
+  k.i[2] = inner;
+  launch(device_of(y), FW_K_SUM_DIM, k);
+  return y;
+}
+
+std::vector<int64_t> normalize_dims(const std::vector<int64_t>& dims, int64_t rank, const Tensor& x) {
+  std::vector<int64_t> out;
+  for (int64_t d : dims) {
+    int64_t k = d < 0 ? d + rank : d;
+    if (k < 0 || k >= rank) throw ShapeError("sum_dims: dim " + std::to_string(d) + " out of range for " + x.str());
+    if (std::find(out.begin(), out.end(), k) != out.end())
+      throw ShapeError("sum_dims: dim " + std::to_string(d) + " repeated for " + x.str());
+    out.push_back(k);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace
+
+Tensor sum_dims(const Tensor& x0, const std::vector<int64_t>& dims0, bool keepdim) {
+  std::vector<int64_t> dims = normalize_dims(dims0, x0.dim(), x0);
+  Tensor y;
+  {
+    NoGradGuard ng;
+    y = x0.contiguous();
+    for (int64_t d : dims) y = sum_one_dim(y, d);
+    if (dims.empty()) y = y.clone();
+  }
+  Shape kept = y.shape();
+  if (!keepdim) {
+    Shape s;
+    for (int64_t d = 0; d < x0.dim(); ++d)
+      if (!std::binary_search(dims.begin(), dims.end(), d)) s.push_back(kept[d]);
+    y = Tensor::view_of(y, s, contiguous_strides(s), 0);
+  }
+  Shape xs = x0.shape();
+  return record(y, "sum", {x0}, [xs, kept](const Tensor& g) {
+    // Broadcast the gradient back over the summed dims: g (kept shape) + zeros (xs).
+    Tensor gk = reshape(g, kept);
+    return std::vector<Tensor>{add(Tensor::zeros(xs, g.dtype()), gk)};
+  });
+}
+
+Tensor sum(const Tensor& x) {
+  std::vector<int64_t> all(x.dim());
+  for (int64_t d = 0; d < x.dim(); ++d) all[d] = d;
+  return sum_dims(x, all, false);
+}
+
+Tensor mean_dims(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
+  std::vector<int64_t> nd = normalize_dims(dims, x.dim(), x);
+  int64_t count = 1;
+  for (int64_t d : nd) count *= x.shape()[d];
+  return mul_scalar(sum_dims(x, dims, keepdim), count ? 1.0 / static_cast<double>(count) : 0.0);
+}
+
+Tensor mean(const Tensor& x) { return mul_scalar(sum(x), x.numel() ? 1.0 / static_cast<double>(x.numel()) : 0.0); }
+
+}  // namespace fw
