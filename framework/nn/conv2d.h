@@ -1,0 +1,36 @@
+// framework/nn/conv2d.h: a convolution layer with an optional constant mask (masked convolutions).
+//
+// requires: in, out, kh, kw >= 1; mask, when given, of shape (out, in, kh, kw) with 0/1 entries.
+// ensures:  parameters "weight" (out, in, kh, kw) and, if bias, "bias" (out,); the mask is a buffer "mask".
+//           weight is initialised with init scheme `init` (default kaiming_uniform with gain 1) and then
+//           multiplied by the mask, so masked entries are exactly zero; forward(x) = conv2d(x, w, b, pad, mask).
+#pragma once
+#include <string>
+
+#include "framework/core/rng.h"
+#include "framework/nn/module.h"
+#include "framework/ops/conv.h"
+
+namespace fw::nn {
+
+struct Conv2dOptions {
+  int64_t in = 1, out = 1, kh = 1, kw = 1;
+  Padding2d pad;           // default: no padding
+  bool bias = true;
+  Tensor mask;             // undefined: no mask
+  std::string init = "kaiming_uniform";
+  DType dtype = DType::F32;
+};
+
+class Conv2d : public Module {
+ public:
+  Conv2d(const Conv2dOptions& opt, Rng& rng);
+  Tensor forward(const Tensor& x) const;  // x: (N, in, H, W)
+  const Conv2dOptions& options() const { return opt_; }
+  Tensor weight, bias, mask;
+
+ private:
+  Conv2dOptions opt_;
+};
+
+}  // namespace fw::nn

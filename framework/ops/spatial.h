@@ -1,0 +1,26 @@
+// framework/ops/spatial.h: moving data around: concat/split, shift with zero fill, skew/unskew, flip,
+// nearest-neighbour upsampling. All are differentiable; dims may be negative (counted from the end).
+#pragma once
+#include <vector>
+
+#include "framework/core/tensor.h"
+
+namespace fw {
+
+// Joins tensors along dim; all other dims must match.
+Tensor concat(const std::vector<Tensor>& xs, int64_t dim);
+// Splits along dim into pieces of the given sizes (they must add up to x.size(dim)).
+std::vector<Tensor> split(const Tensor& x, int64_t dim, const std::vector<int64_t>& sizes);
+// y[..., i, ...] = x[..., i - amount, ...] along dim, zero where i - amount is outside; same shape as x.
+// amount > 0 moves content towards higher indices (down for rows, right for columns).
+Tensor shift(const Tensor& x, int64_t dim, int64_t amount);
+// x: (N, C, H, W) -> y: (N, C, H, W + H - 1), y[n,c,r,r+j] = x[n,c,r,j], zeros elsewhere (row r moved right by r).
+Tensor skew(const Tensor& x);
+// The inverse of skew: x: (N, C, H, W + H - 1) -> y: (N, C, H, W), y[n,c,r,j] = x[n,c,r,r+j].
+Tensor unskew(const Tensor& x, int64_t width);
+// Reverses the order of elements along dim.
+Tensor flip(const Tensor& x, int64_t dim);
+// x: (N, C, H, W) -> y: (N, C, H*f, W*f), y[n,c,i,j] = x[n,c,i/f,j/f].
+Tensor upsample_nearest(const Tensor& x, int64_t factor);
+
+}  // namespace fw
