@@ -376,15 +376,15 @@ TEST_CASE("npy round trip and header bytes") {
   const std::vector<float> f = {0.5f, -1.25f, 3.0f, 1e-3f, 7.f, 8.f};
   write_npy_f32(t / "f.npy", f.data(), {2, 3});
   const auto b = read_file_bytes(t / "f.npy");
-  REQUIRE(b.size() == 64 + 24);
+  REQUIRE(b.size() == 128 + 24);  // header padded to a multiple of 64
   CHECK(std::memcmp(b.data(), "\x93NUMPY\x01\x00", 8) == 0);
-  CHECK(b[8] == 54);  // header length (little-endian): 64 - 10
+  CHECK(b[8] == 118);  // header length (little-endian): 128 - 10
   CHECK(b[9] == 0);
-  const std::string h(b.begin() + 10, b.begin() + 64);
+  const std::string h(b.begin() + 10, b.begin() + 128);
   CHECK(h.rfind("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", 0) == 0);
   CHECK(h.back() == '\n');
-  CHECK(b[64] == 0x00);
-  CHECK(b[67] == 0x3f);  // 0.5f = 0x3f000000, little-endian
+  CHECK(b[128] == 0x00);
+  CHECK(b[131] == 0x3f);  // 0.5f = 0x3f000000, little-endian
   NpyArray a = read_npy(t / "f.npy");
   CHECK(a.shape == std::vector<int64_t>{2, 3});
   CHECK(a.as_f32() == f);
@@ -395,7 +395,7 @@ TEST_CASE("npy round trip and header bytes") {
   CHECK(ua.shape == std::vector<int64_t>{7});
   CHECK(ua.data == u);
   const auto ub = read_file_bytes(t / "u.npy");
-  CHECK(std::string(ub.begin() + 10, ub.begin() + 64).find("'shape': (7,)") != std::string::npos);
+  CHECK(std::string(ub.begin() + 10, ub.begin() + 128).find("'shape': (7,)") != std::string::npos);
   write_npy_u8(t / "s.npy", u.data(), {});
   CHECK(read_npy(t / "s.npy").numel() == 1);
   // Bad inputs.
