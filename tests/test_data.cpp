@@ -22,6 +22,21 @@
 using namespace fw::io;
 namespace fsys = std::filesystem;
 
+// Records the largest single allocation made while tracking is on, so tests can
+// assert that an oversized header is refused before any large buffer is allocated.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"  // malloc/free pairs below
+#endif
+static bool g_track_alloc = false;
+static size_t g_max_alloc = 0;
+void* operator new(size_t n) {
+  if (g_track_alloc && n > g_max_alloc) g_max_alloc = n;
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, size_t) noexcept { std::free(p); }
+
 namespace {
 
 // A fresh temp folder per test case, removed afterwards.
@@ -190,7 +205,11 @@ TEST_CASE("IDX: dimensions over the cap fail before allocating") {
   auto b = idx_header(kIdxImagesMagic, {0x80000000u, 1, 1});
   b.resize(20);
   write(p, b);
+  g_max_alloc = 0;
+  g_track_alloc = true;
   expect_error([&] { read_idx_images(p); }, {p, "count", "2147483648", "exceeds the cap"});
+  g_track_alloc = false;
+  CHECK(g_max_alloc < 4096);  // only the 20-byte file and message strings
   // Sides over 4096.
   write(p, idx_header(kIdxImagesMagic, {1, 5000, 28}));
   expect_error([&] { read_idx_images(p); }, {p, "rows", "5000", "exceeds the cap"});

@@ -91,7 +91,8 @@ const char* kernel_name(int32_t id) {
   static const char* names[FW_K_COUNT] = {"fill",   "copy_strided",    "unary",
                                           "unary_backward", "binary", "gemm",
                                           "conv2d_forward", "conv2d_backward_data",
-                                          "conv2d_backward_weight", "sum_dim"};
+                                          "conv2d_backward_weight", "sum_dim",
+                                          "copy_block", "softmax", "bce_logits"};
   return (id >= 0 && id < FW_K_COUNT && names[id]) ? names[id] : "unknown";
 }
 

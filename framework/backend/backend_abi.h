@@ -39,6 +39,18 @@ typedef enum fw_kernel_id {
   FW_K_CONV2D_BACKWARD_WEIGHT, /* b0=dw (+=), b1=dy, b2=x, b3=dbias (+=) or NULL; i as FW_K_CONV2D_FORWARD */
   FW_K_SUM_DIM,         /* b0=y (outer, inner), b1=x (outer, red, inner); i0=outer, i1=red, i2=inner. y = sum over
                            red, in a fixed order (deterministic at any thread count). */
+  FW_K_COPY_BLOCK,      /* b0=y, b1=x (bases); i0=ndim (<=8), i1..8=shape, i9..16=y strides, i17..24=x strides
+                           (elements; may be negative, x's may be 0), i25=y offset, i26=x offset (elements from
+                           the base to index 0). y[i25 + sum idx*ys] = x[i26 + sum idx*xs] for every idx in shape;
+                           other y elements untouched. Distinct idx must address distinct y elements. */
+  FW_K_SOFTMAX,         /* over K in (outer, K, inner) layouts; i0=outer, i1=K, i2=inner, i3=mode:
+                           0 log_softmax: b0=y (outer,K,inner), b1=x (outer,K,inner)
+                           1 log_softmax backward: b0=dx, b1=dy, b2=y; dx = dy - exp(y) sum_k dy
+                           2 cross-entropy: b0=loss (outer,inner), b1=x, b2=target (outer,inner; valid indices)
+                           3 cross-entropy backward: b0=dx, b1=dloss (outer,inner), b2=x, b3=target;
+                             dx = dloss (softmax(x) - onehot(target)) */
+  FW_K_BCE_LOGITS,      /* i0=n, i1=mode: 0 forward: b0=loss, b1=x, b2=t; l = max(x,0) - x t + log1p(exp(-|x|))
+                           1 backward: b0=dx, b1=dloss, b2=x, b3=t; dx = dloss (sigmoid(x) - t) */
   FW_K_COUNT
 } fw_kernel_id;
 

@@ -4,6 +4,10 @@
 // ensures:  parameters "weight" (out, in, kh, kw) and, if bias, "bias" (out,); the mask is a buffer "mask".
 //           weight is initialised with init scheme `init` (default kaiming_uniform with gain 1) and then
 //           multiplied by the mask, so masked entries are exactly zero; forward(x) = conv2d(x, w, b, pad, mask).
+//           bias starts at zero. init is one of kaiming_uniform (gain 1), xavier_uniform (gain 1), zeros. The mask
+//           is copied (converted to dtype) at construction.
+// throws:   std::invalid_argument naming Conv2d and the offending option; forward throws ShapeError naming
+//           Conv2d when x is not (N, in, H, W) of the layer's dtype.
 #pragma once
 #include <string>
 

@@ -2,6 +2,8 @@
 //
 // Names are dotted paths built from registration names ("blocks.3.conv1.weight"); the order is registration
 // order, so named_parameters() is stable and checkpoints can be matched name by name.
+// Registration names must be non-empty, contain no '.', and be unique within a module across parameters, buffers
+// and sub-modules; violations throw std::invalid_argument naming the module (type and path) and the name.
 // Parameters require grad; buffers (e.g. convolution masks) do not and are never updated by optimizers.
 #pragma once
 #include <memory>
@@ -23,6 +25,9 @@ class Module {
   NamedTensors named_buffers() const;
   void zero_grad();
   int64_t num_parameters() const;  // total elements
+  // Dotted path of this module from its root ("" for a root or a module not yet registered as a child); kept up
+  // to date when it (or an ancestor) is registered. Used in error messages.
+  const std::string& path() const { return path_; }
 
  protected:
   // Registers t as a parameter (sets requires_grad) and returns it. Names are unique within a module.
@@ -36,9 +41,12 @@ class Module {
  private:
   void add_child(const std::string& name, std::shared_ptr<Module> m);
   void check_name(const std::string& name) const;
+  std::string describe() const;  // "Module <type> at '<path>'" for error messages
+  void set_path(const std::string& path);  // sets path_ and re-bases every descendant
   void collect(const std::string& prefix, NamedTensors& out, bool params) const;
   NamedTensors params_, buffers_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
+  std::string path_;
 };
 
 }  // namespace fw::nn
