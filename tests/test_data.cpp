@@ -375,7 +375,18 @@ TEST_CASE("PNG: corrupt file") {
   const auto grey = ramp(16 * 16, 3);
   write_png(p, grey.data(), 1, 16, 16);
   auto b = read_file_bytes(p);
+  const auto whole = b;
   b.resize(b.size() / 2);  // cut in the middle of the image data
+  write(p, b);
+  expect_error([&] { read_png(p, 1); }, {p, "corrupt PNG"});
+  // A chunk claiming 2 GiB in a small file is refused before stb sees it.
+  b = whole;
+  b[33] = 0x7f;  // first byte of the length of the chunk after IHDR (8 + 25)
+  write(p, b);
+  expect_error([&] { read_png(p, 1); }, {p, "corrupt PNG", "runs past the end"});
+  // Bit flips in the image data.
+  b = whole;
+  for (size_t i = 45; i < b.size() - 16; ++i) b[i] ^= 0x33;
   write(p, b);
   expect_error([&] { read_png(p, 1); }, {p, "corrupt PNG"});
 }

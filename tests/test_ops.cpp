@@ -22,8 +22,8 @@ const std::vector<OpRow> kOps = {FW_OP_TABLE(FW_OP_ROW)};
 
 TEST_CASE("every op in the op table has a gradient check") {
   for (const auto& op : kOps) {
-    INFO("op '" << op.name << "' (framework/ops/" << op.family << ".cpp) has no GRADCHECK in tests/grad_"
-                << op.family << ".cpp");
+    INFO("op '" << std::string(op.name) << "' (framework/ops/" << std::string(op.family)
+                << ".cpp) has no GRADCHECK in tests/grad_" << std::string(op.family) << ".cpp");
     CHECK(gradcheck::registry().count(op.name) == 1);
   }
   for (const auto& [name, fn] : gradcheck::registry()) {
@@ -41,7 +41,7 @@ TEST_CASE("every op in the op table is documented in docs/ops.md") {
   ss << f.rdbuf();
   std::string doc = ss.str();
   for (const auto& op : kOps) {
-    INFO("docs/ops.md has no row for `" << op.name << "`");
+    INFO("docs/ops.md has no row for `" << std::string(op.name) << "`");
     CHECK(doc.find("| `" + std::string(op.name) + "` |") != std::string::npos);
   }
 }

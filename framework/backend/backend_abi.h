@@ -31,12 +31,17 @@ typedef enum fw_kernel_id {
   FW_K_UNARY_BACKWARD,  /* b0=dx, b1=dy, b2=x, b3=y; i0=n; i1=fw_unary_op; s0=scalar. dx = dy * f'(x) */
   FW_K_BINARY,          /* b0=y, b1=a, b2=b (contiguous); i0=ndim (<=8), i1..8=out shape, i9..16=a strides,
                            i17..24=b strides (0 on broadcast dims); i25=fw_binary_op */
-  FW_K_GEMM,            /* b0=C, b1=A, b2=B; i0=transA, i1=transB, i2=M, i3=N, i4=K; s0=alpha, s1=beta */
-  FW_K_CONV2D_FORWARD,  /* b0=y (N,Co,Ho,Wo), b1=x (N,Ci,H,W), b2=w (Co,Ci,KH,KW), b3=bias (Co) or NULL;
+  FW_K_GEMM,            /* b0=C, b1=A, b2=B; i0=transA, i1=transB, i2=M, i3=N, i4=K; s0=alpha, s1=beta.
+                           Row-major: C (M,N) = alpha op(A) op(B) + beta C; A is (M,K), or (K,M) if transA;
+                           B is (K,N), or (N,K) if transB. beta=0 ignores C's old contents. */
+  FW_K_CONV2D_FORWARD,  /* b0=y (N,Co,Ho,Wo) (written), b1=x (N,Ci,H,W), b2=w (Co,Ci,KH,KW), b3=bias (Co) or
+                           NULL, b4=mask (Co,Ci,KH,KW) or NULL (the effective weight is w*mask);
                            i0=N, i1=Ci, i2=H, i3=W, i4=Co, i5=KH, i6=KW, i7=pad_top, i8=pad_bottom,
-                           i9=pad_left, i10=pad_right */
-  FW_K_CONV2D_BACKWARD_DATA,   /* b0=dx (+=), b1=dy, b2=w; i as FW_K_CONV2D_FORWARD */
-  FW_K_CONV2D_BACKWARD_WEIGHT, /* b0=dw (+=), b1=dy, b2=x, b3=dbias (+=) or NULL; i as FW_K_CONV2D_FORWARD */
+                           i9=pad_left, i10=pad_right. Stride 1: Ho = H+top+bottom-KH+1, Wo = W+left+right-KW+1.
+                           All three conv kernels are deterministic at any thread count. */
+  FW_K_CONV2D_BACKWARD_DATA,   /* b0=dx (+=), b1=dy, b2=w, b4=mask or NULL; i as FW_K_CONV2D_FORWARD */
+  FW_K_CONV2D_BACKWARD_WEIGHT, /* b0=dw (+=, masked: dw += mask * dW) or NULL (bias only), b1=dy, b2=x,
+                                  b3=dbias (+=) or NULL, b4=mask or NULL; i as FW_K_CONV2D_FORWARD */
   FW_K_SUM_DIM,         /* b0=y (outer, inner), b1=x (outer, red, inner); i0=outer, i1=red, i2=inner. y = sum over
                            red, in a fixed order (deterministic at any thread count). */
   FW_K_COPY_BLOCK,      /* b0=y, b1=x (bases); i0=ndim (<=8), i1..8=shape, i9..16=y strides, i17..24=x strides

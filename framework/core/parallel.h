@@ -10,4 +10,7 @@ namespace fw {
 // n <= 0 means "all hardware threads". Calls openblas_set_num_threads(1). Safe to call more than once.
 void set_num_threads(int n);
 int num_threads();
+// Applies the default policy once (OpenBLAS single-threaded) without touching the TBB cap. Every BLAS-calling
+// kernel calls it before its first BLAS call, so the policy holds even if set_num_threads is never called.
+void init_thread_policy();
 }  // namespace fw

@@ -1,6 +1,7 @@
 // framework/core/tensor.cpp: Tensor creation, accessors, and the autograd-facing members.
 #include "framework/core/tensor.h"
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 #include <sstream>
@@ -130,7 +131,7 @@ bool Tensor::is_contiguous() const {
   int64_t acc = 1;
   for (size_t i = impl_->shape.size(); i-- > 0;) {
     if (impl_->shape[i] != 1 && impl_->strides[i] != acc) return false;
-    acc *= impl_->shape[i];
+    acc *= std::max<int64_t>(impl_->shape[i], 1);
   }
   return true;
 }

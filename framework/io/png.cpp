@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstring>
 #include <memory>
 
 #include "framework/io/stb_config.h"
@@ -27,6 +28,25 @@ Image decode_png(const uint8_t* data, size_t size, const std::string& name, int 
   if (size < 8 || size > size_t(INT_MAX) ||
       !(data[0] == 0x89 && data[1] == 'P' && data[2] == 'N' && data[3] == 'G'))
     throw DataError(name + ": corrupt PNG (missing PNG signature)");
+  // Walk the chunk list first: every chunk must lie inside the input. stb grows
+  // its IDAT buffer to a chunk's declared length before reading it, so this keeps
+  // a tiny file from making it allocate up to 2 GiB.
+  size_t pos = 8;
+  bool first = true;
+  for (;;) {
+    if (pos + 12 > size)
+      throw DataError(name + ": corrupt PNG (truncated: no IEND chunk)");
+    const uint32_t len = uint32_t(data[pos]) << 24 | uint32_t(data[pos + 1]) << 16 |
+                         uint32_t(data[pos + 2]) << 8 | uint32_t(data[pos + 3]);
+    if (len > size - pos - 12)
+      throw DataError(name + ": corrupt PNG (chunk of " + std::to_string(len) +
+                      " bytes at offset " + std::to_string(pos) + " runs past the end of the file)");
+    const bool ihdr = std::memcmp(data + pos + 4, "IHDR", 4) == 0;
+    if (first && !ihdr) throw DataError(name + ": corrupt PNG (first chunk is not IHDR)");
+    first = false;
+    if (std::memcmp(data + pos + 4, "IEND", 4) == 0) break;
+    pos += 12 + size_t(len);
+  }
   int w = 0, h = 0, comp = 0;
   if (!stbi_info_from_memory(data, int(size), &w, &h, &comp)) {
     const char* why = stbi_failure_reason();

@@ -37,10 +37,12 @@ void check_options(const Conv2dOptions& o) {
   }
 }
 
-template <class T> void multiply_in_place(Tensor& w, const Tensor& mask) {
-  T* p = w.data<T>();               // (out, in, kh, kw) contiguous
-  const T* m = mask.data<T>();      // (out, in, kh, kw) contiguous
-  for (int64_t i = 0, n = w.numel(); i < n; ++i) p[i] *= m[i];
+// w *= mask, writing +0 (not -0 from a negative draw times 0) at masked taps.
+template <class T> void apply_mask(Tensor& w, const Tensor& mask) {
+  T* p = w.data<T>();           // (out, in, kh, kw) contiguous
+  const T* m = mask.data<T>();  // (out, in, kh, kw) contiguous
+  for (int64_t i = 0, n = w.numel(); i < n; ++i)
+    if (m[i] == T(0)) p[i] = T(0);
 }
 
 }  // namespace
@@ -57,8 +59,8 @@ Conv2d::Conv2d(const Conv2dOptions& opt, Rng& rng) : opt_(opt) {
   Tensor w = Tensor::empty({opt_.out, opt_.in, opt_.kh, opt_.kw}, opt_.dtype);  // (out, in, kh, kw)
   init::apply(opt_.init, w, rng, opt_.init == "kaiming_uniform" ? 1.0 : 0.0);
   if (mask.defined()) {
-    if (opt_.dtype == DType::F32) multiply_in_place<float>(w, mask);
-    else multiply_in_place<double>(w, mask);
+    if (opt_.dtype == DType::F32) apply_mask<float>(w, mask);
+    else apply_mask<double>(w, mask);
   }
   weight = register_parameter("weight", w);
   if (opt_.bias) bias = register_parameter("bias", Tensor::zeros({opt_.out}, opt_.dtype));  // (out,)

@@ -42,7 +42,8 @@ void Module::check_name(const std::string& name) const {
 Tensor Module::register_parameter(const std::string& name, Tensor t) {
   check_name(name);
   if (!t.defined()) throw std::invalid_argument(describe() + ": parameter '" + name + "' is undefined");
-  if (!t.is_leaf()) throw std::invalid_argument(describe() + ": parameter '" + name + "' is not a leaf (" + t.str() + ")");
+  if (!t.is_leaf())
+    throw std::invalid_argument(describe() + ": parameter '" + name + "' is not a leaf (" + t.str() + ")");
   if (!t.is_contiguous())
     throw std::invalid_argument(describe() + ": parameter '" + name + "' is not contiguous (" + t.str() + ")");
   t.requires_grad_(true);

@@ -23,4 +23,9 @@ Tensor flip(const Tensor& x, int64_t dim);
 // x: (N, C, H, W) -> y: (N, C, H*f, W*f), y[n,c,i,j] = x[n,c,i/f,j/f].
 Tensor upsample_nearest(const Tensor& x, int64_t factor);
 
+// Low level, no graph: writes src into dst[..., start : start + src.size(dim), ...] along dim. dst must be
+// contiguous and agree with src (dtype, device, every other dim). Used by concat and by the backward of split
+// and slice.
+void copy_into_block(Tensor& dst, const Tensor& src, int64_t dim, int64_t start);
+
 }  // namespace fw

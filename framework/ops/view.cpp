@@ -3,6 +3,7 @@
 
 #include "framework/core/autograd.h"
 #include "framework/ops/copy.h"
+#include "framework/ops/spatial.h"
 
 namespace fw {
 
@@ -64,21 +65,10 @@ Tensor slice(const Tensor& x, int64_t dim, int64_t start, int64_t end) {
   Shape xs = x.shape();
   DType dt = x.dtype();
   return record(y, "slice", {x}, [xs, d, start, dt](const Tensor& g) {
-    // Scatter the gradient into zeros of the input's shape.
-    // gx viewed as (outer, xs[d], inner); g as (outer, len, inner): copy each outer block of len*inner.
-    if (g.device() != Device::CPU) throw ShapeError("slice backward: CPU only");
-    Tensor gx = Tensor::zeros(xs, dt);
-    Tensor gc = g.contiguous();
-    int64_t outer = 1, inner = 1;
-    for (int64_t i = 0; i < d; ++i) outer *= xs[i];
-    for (size_t i = d + 1; i < xs.size(); ++i) inner *= xs[i];
-    int64_t len = g.shape()[d];
-    size_t es = dtype_size(dt);
-    char* dst = static_cast<char*>(gx.raw_data());
-    const char* src = static_cast<const char*>(gc.raw_data());
-    for (int64_t o = 0; o < outer; ++o)
-      std::copy(src + o * len * inner * es, src + (o + 1) * len * inner * es,
-                dst + (o * xs[d] + start) * inner * es);
+    // Scatter the gradient into zeros of the input's shape (one FW_K_COPY_BLOCK launch, any device).
+    Tensor gx = Tensor::empty(xs, dt, g.device());  // gx: x's shape
+    gx.fill_(0.0);
+    copy_into_block(gx, g, d, start);
     return std::vector<Tensor>{gx};
   });
 }

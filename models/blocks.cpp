@@ -1,0 +1,104 @@
+// models/blocks.cpp: residual blocks (paper section 3.3, Figure 5) and the Multi-scale conditioning network
+// (section 3.6). Shapes: N batch, h hidden units, blocks carry 2h maps, H x W image.
+#include "models/blocks.h"
+
+#include <stdexcept>
+
+#include "framework/ops/conv.h"
+#include "framework/ops/elementwise.h"
+#include "framework/ops/spatial.h"
+#include "models/masks.h"
+
+namespace pixelrnn {
+namespace {
+
+// A 1x1 or kxk mask-B convolution between hidden feature sets split into colour groups.
+std::shared_ptr<fw::nn::Conv2d> hidden_conv(int64_t in, int64_t out, int64_t k, const BlockOptions& opt,
+                                            fw::Rng& rng, const std::string& who) {
+  fw::Tensor mask = make_mask(MaskType::B, k, k, feature_groups(out, opt.channels, who + " output"),
+                              feature_groups(in, opt.channels, who + " input"), opt.dtype);
+  return make_conv(in, out, k, k, mask, true, opt.dtype, rng);
+}
+
+}  // namespace
+
+fw::Tensor ResidualBlock::conditioning(const fw::Tensor& cond, const fw::Tensor& x) const {
+  if (!cond_conv) {
+    if (cond.defined()) throw std::invalid_argument("residual block '" + path() + "': not conditional, got a map");
+    return fw::Tensor();
+  }
+  if (!cond.defined()) throw std::invalid_argument("residual block '" + path() + "': conditioning map missing");
+  if (cond.dim() != 4 || cond.size(0) != x.size(0) || cond.size(2) != x.size(2) || cond.size(3) != x.size(3))
+    throw fw::ShapeError("residual block '" + path() + "': conditioning " + cond.str() + " does not match " +
+                         x.str());
+  return cond_conv->forward(cond);
+}
+
+PixelCNNBlock::PixelCNNBlock(const BlockOptions& o, fw::Rng& rng) {
+  const int64_t h = o.hidden;
+  reduce = register_module("reduce", hidden_conv(2 * h, h, 1, o, rng, "PixelCNN block reduce"));
+  conv = register_module("conv", hidden_conv(h, h, 3, o, rng, "PixelCNN block conv"));
+  expand = register_module("expand", hidden_conv(h, 2 * h, 1, o, rng, "PixelCNN block expand"));
+  if (o.conditional) cond_conv = register_module("cond", make_conv(h, h, 1, 1, fw::Tensor(), true, o.dtype, rng));
+}
+
+fw::Tensor PixelCNNBlock::forward(const fw::Tensor& x, const fw::Tensor& cond) const {
+  fw::Tensor y = reduce->forward(fw::relu(x));     // y: (N, h, H, W)
+  y = conv->forward(fw::relu(y));                  // y: (N, h, H, W), 3x3 mask B
+  fw::Tensor c = conditioning(cond, x);            // c: (N, h, H, W) or undefined
+  if (c.defined()) y = fw::add(y, c);
+  return fw::add(x, expand->forward(fw::relu(y)));  // (N, 2h, H, W)
+}
+
+RowLSTMBlock::RowLSTMBlock(const BlockOptions& o, fw::Rng& rng) {
+  const int64_t h = o.hidden;
+  lstm = register_module("lstm", std::make_shared<RowLSTM>(LstmOptions{2 * h, h, o.channels, o.dtype}, rng));
+  expand = register_module("expand", hidden_conv(h, 2 * h, 1, o, rng, "Row LSTM block expand"));
+  if (o.conditional)
+    cond_conv = register_module("cond", make_conv(h, 4 * h, 1, 1, fw::Tensor(), true, o.dtype, rng));
+}
+
+fw::Tensor RowLSTMBlock::forward(const fw::Tensor& x, const fw::Tensor& cond) const {
+  fw::Tensor hs = lstm->forward(x, conditioning(cond, x));  // hs: (N, h, H, W)
+  return fw::add(x, expand->forward(hs));                   // (N, 2h, H, W)
+}
+
+DiagonalBiLSTMBlock::DiagonalBiLSTMBlock(const BlockOptions& o, fw::Rng& rng) {
+  const int64_t h = o.hidden;
+  lstm = register_module("lstm",
+                         std::make_shared<DiagonalBiLSTM>(LstmOptions{2 * h, h, o.channels, o.dtype}, rng));
+  expand = register_module("expand", hidden_conv(h, 2 * h, 1, o, rng, "Diagonal BiLSTM block expand"));
+  if (o.conditional)
+    cond_conv = register_module("cond", make_conv(h, 4 * h, 1, 1, fw::Tensor(), true, o.dtype, rng));
+}
+
+fw::Tensor DiagonalBiLSTMBlock::forward(const fw::Tensor& x, const fw::Tensor& cond) const {
+  fw::Tensor hs = lstm->forward(x, conditioning(cond, x));  // hs: (N, h, H, W)
+  return fw::add(x, expand->forward(hs));                   // (N, 2h, H, W)
+}
+
+std::shared_ptr<ResidualBlock> make_block(const std::string& kind, const BlockOptions& opt, fw::Rng& rng) {
+  if (kind == "pixelcnn") return std::make_shared<PixelCNNBlock>(opt, rng);
+  if (kind == "row_lstm") return std::make_shared<RowLSTMBlock>(opt, rng);
+  if (kind == "diagonal_bilstm") return std::make_shared<DiagonalBiLSTMBlock>(opt, rng);
+  throw std::invalid_argument("make_block: unknown layer kind '" + kind + "' (pixelcnn, row_lstm, diagonal_bilstm)");
+}
+
+void BlockList::push_back(std::shared_ptr<ResidualBlock> b) {
+  items_.push_back(register_module(std::to_string(items_.size()), std::move(b)));
+}
+
+ConditioningNet::ConditioningNet(int64_t channels, int64_t hidden, int64_t factor, fw::DType dtype, fw::Rng& rng)
+    : factor_(factor) {
+  if (factor < 1) throw std::invalid_argument("ConditioningNet: factor " + std::to_string(factor) + " < 1");
+  conv1 = register_module("conv1", make_conv(channels, hidden, 3, 3, fw::Tensor(), true, dtype, rng));
+  conv2 = register_module("conv2", make_conv(hidden, hidden, 3, 3, fw::Tensor(), true, dtype, rng));
+}
+
+fw::Tensor ConditioningNet::forward(const fw::Tensor& small) const {
+  fw::Tensor y = fw::relu(conv1->forward(small));  // y: (N, h, H/f, W/f)
+  y = fw::upsample_nearest(y, factor_);           // y: (N, h, H, W)
+  return fw::relu(conv2->forward(y));              // (N, h, H, W)
+}
+
+}  // namespace pixelrnn

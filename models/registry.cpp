@@ -1,0 +1,24 @@
+// models/registry.cpp: builds a PixelRNN-family model from its name and configuration (paper sections 3.1-3.6).
+#include <stdexcept>
+
+#include "models/multiscale.h"
+#include "models/network.h"
+#include "models/pixel_model.h"
+
+namespace pixelrnn {
+
+std::vector<std::string> model_names() { return {"pixelcnn", "row_lstm", "diagonal_bilstm", "multiscale"}; }
+
+std::unique_ptr<PixelModel> make_model(const ModelConfig& cfg, fw::Rng& rng, fw::DType dtype) {
+  ModelConfig c = cfg.resolved();  // throws std::invalid_argument naming the field
+  if (c.model == "multiscale") return std::make_unique<MultiScalePixelRNN>(c, rng, dtype);
+  if (c.model == "pixelcnn" || c.model == "row_lstm" || c.model == "diagonal_bilstm")
+    return std::make_unique<PixelNetwork>(c, rng, dtype);
+  throw std::invalid_argument("make_model: unknown model '" + c.model + "'");
+}
+
+std::unique_ptr<PixelModel> make_model(const ModelConfig& cfg, fw::Rng& rng) {
+  return make_model(cfg, rng, fw::DType::F32);
+}
+
+}  // namespace pixelrnn

@@ -1,0 +1,269 @@
+// tests/test_conv.cpp: the compute-heavy ops. conv2d (im2col + GEMM) against the naive six-loop reference,
+// forward and backward, in f32 and f64 over a table of geometries (masks, asymmetric pads, 1x1, (2,1), (1,3),
+// 7x7, batch 1 and 5); masked weight gradients exactly zero; bitwise determinism across thread counts; the
+// errors conv2d throws; matmul forward with transposed views; the thread policy.
+#include <doctest/doctest.h>
+
+#include <cblas.h>
+
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "framework/core/autograd.h"
+#include "framework/core/parallel.h"
+#include "framework/core/rng.h"
+#include "framework/ops/conv.h"
+#include "framework/ops/matmul.h"
+#include "framework/ops/view.h"
+#include "tests/gradcheck.h"
+
+using namespace fw;
+
+namespace {
+
+struct Case {
+  const char* name;
+  int64_t N, Ci, H, W, Co, KH, KW;
+  Padding2d pad;
+  bool mask, bias;
+};
+const Case kCases[] = {
+    {"3x3 same, bias, batch 5", 5, 3, 6, 7, 4, 3, 3, {1, 1, 1, 1}, false, true},
+    {"3x3 masked, Ci == Co", 2, 6, 5, 5, 6, 3, 3, {1, 1, 1, 1}, true, true},
+    {"1x1 direct, batch 5", 5, 4, 3, 5, 6, 1, 1, {0, 0, 0, 0}, false, true},
+    {"1x1 padded (not direct)", 2, 3, 3, 4, 2, 1, 1, {1, 0, 0, 2}, false, false},
+    {"(2,1) top 1 bottom 0, column", 1, 2, 5, 1, 3, 2, 1, {1, 0, 0, 0}, false, true},
+    {"(1,3) left/right 1, row", 3, 4, 1, 8, 5, 1, 3, {0, 0, 1, 1}, true, true},
+    {"7x7 pad 3, masked, batch 1", 1, 3, 8, 9, 5, 7, 7, {3, 3, 3, 3}, true, true},
+    {"2x3 asymmetric pad, no bias", 2, 2, 4, 5, 3, 2, 3, {2, 0, 1, 3}, false, false},
+    {"3x3 valid, output 1x1", 2, 2, 3, 3, 3, 3, 3, {0, 0, 0, 0}, true, true},
+    {"3x3 window larger than padded input side", 1, 1, 1, 2, 2, 3, 3, {1, 1, 1, 0}, false, true},
+};
+
+Tensor rand_tensor(const Shape& s, uint64_t seed, DType dt) {
+  Tensor t = gradcheck::random(s, seed);
+  if (dt == DType::F64) return t;
+  NoGradGuard ng;
+  return t.to(DType::F32).detach();
+}
+// A 0/1 mask, about a third zeros, never all zero.
+Tensor rand_mask(const Shape& s, uint64_t seed, DType dt) {
+  Rng rng(seed);
+  std::vector<double> v(static_cast<size_t>(shape_numel(s)));
+  for (double& m : v) m = rng.uniform(0, 1) < 0.35 ? 0.0 : 1.0;
+  v[0] = 1.0;
+  Tensor t = Tensor::from_vector(s, v);
+  NoGradGuard ng;
+  return dt == DType::F64 ? t : t.to(DType::F32).detach();
+}
+
+double max_abs_diff(const Tensor& a, const Tensor& b) {
+  REQUIRE(a.shape() == b.shape());
+  std::vector<double> x = a.to_vector(), y = b.to_vector();
+  double m = 0;
+  for (size_t i = 0; i < x.size(); ++i) m = std::max(m, std::fabs(x[i] - y[i]));
+  return m;
+}
+bool bitwise_equal(const Tensor& a, const Tensor& b) {
+  if (a.shape() != b.shape() || a.dtype() != b.dtype()) return false;
+  Tensor x = a.contiguous(), y = b.contiguous();
+  return std::memcmp(x.raw_data(), y.raw_data(), static_cast<size_t>(x.numel()) * dtype_size(x.dtype())) == 0;
+}
+
+// Naive backward (loops, double): the adjoints of the naive forward.
+// g: (N, Co, Ho, Wo) -> dx (N, Ci, H, W), dw (Co, Ci, KH, KW) masked, db (Co)
+struct NaiveGrads {
+  std::vector<double> dx, dw, db;
+};
+NaiveGrads naive_backward(const Case& c, const Tensor& x, const Tensor& w, const Tensor& mask, const Tensor& g) {
+  const int64_t Ho = g.size(2), Wo = g.size(3);
+  std::vector<double> xv = x.to_vector(), wv = w.to_vector(), gv = g.to_vector();
+  std::vector<double> mv = mask.defined() ? mask.to_vector() : std::vector<double>(wv.size(), 1.0);
+  NaiveGrads r{std::vector<double>(xv.size()), std::vector<double>(wv.size()), std::vector<double>(c.Co)};
+  for (int64_t n = 0; n < c.N; ++n)
+    for (int64_t o = 0; o < c.Co; ++o)
+      for (int64_t i = 0; i < Ho; ++i)
+        for (int64_t j = 0; j < Wo; ++j) {
+          const double gy = gv[((n * c.Co + o) * Ho + i) * Wo + j];
+          r.db[o] += gy;
+          for (int64_t ch = 0; ch < c.Ci; ++ch)
+            for (int64_t a = 0; a < c.KH; ++a)
+              for (int64_t b = 0; b < c.KW; ++b) {
+                const int64_t hi = i + a - c.pad.top, wi = j + b - c.pad.left;
+                if (hi < 0 || hi >= c.H || wi < 0 || wi >= c.W) continue;
+                const int64_t e = ((o * c.Ci + ch) * c.KH + a) * c.KW + b;
+                const int64_t xi = ((n * c.Ci + ch) * c.H + hi) * c.W + wi;
+                r.dx[xi] += gy * wv[e] * mv[e];
+                r.dw[e] += gy * xv[xi] * mv[e];
+              }
+        }
+  return r;
+}
+double max_abs_diff(const Tensor& a, const std::vector<double>& b) {
+  std::vector<double> x = a.to_vector();
+  REQUIRE(x.size() == b.size());
+  double m = 0;
+  for (size_t i = 0; i < x.size(); ++i) m = std::max(m, std::fabs(x[i] - b[i]));
+  return m;
+}
+
+void check_case(const Case& c, DType dt) {
+  INFO(c.name << " in " << dtype_name(dt));
+  const double tol = dt == DType::F64 ? 1e-12 : 2e-5;
+  Tensor x = rand_tensor({c.N, c.Ci, c.H, c.W}, 1, dt);
+  Tensor w = rand_tensor({c.Co, c.Ci, c.KH, c.KW}, 2, dt);
+  Tensor b = c.bias ? rand_tensor({c.Co}, 3, dt) : Tensor();
+  Tensor m = c.mask ? rand_mask(w.shape(), 4, dt) : Tensor();
+  x.requires_grad_();
+  w.requires_grad_();
+  if (b.defined()) b.requires_grad_();
+
+  Tensor y = conv2d(x, w, b, c.pad, m);
+  Tensor ref = conv2d_naive(x, w, b, c.pad, m);
+  REQUIRE(y.shape() == Shape{c.N, c.Co, c.H + c.pad.top + c.pad.bottom - c.KH + 1,
+                             c.W + c.pad.left + c.pad.right - c.KW + 1});
+  CHECK(max_abs_diff(y, ref) <= tol);
+
+  Tensor g = rand_tensor(y.shape(), 5, dt);
+  y.backward(g);
+  NaiveGrads r = naive_backward(c, x, w, m, g);
+  CHECK(max_abs_diff(x.grad(), r.dx) <= tol);
+  CHECK(max_abs_diff(w.grad(), r.dw) <= tol);
+  if (c.bias) CHECK(max_abs_diff(b.grad(), r.db) <= tol);
+  if (c.mask) {  // the masked weight gradient is exactly zero, not merely small
+    std::vector<double> gw = w.grad().to_vector(), mv = m.to_vector();
+    int zeros = 0;
+    for (size_t e = 0; e < gw.size(); ++e)
+      if (mv[e] == 0) {
+        CHECK(gw[e] == 0.0);
+        ++zeros;
+      }
+    CHECK(zeros > 0);
+  }
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const ShapeError& e) {
+    return e.what();
+  }
+  return "(no ShapeError)";
+}
+
+}  // namespace
+
+TEST_CASE("conv2d matches the naive reference, forward and backward, f32 and f64") {
+  for (const Case& c : kCases) {
+    check_case(c, DType::F64);
+    check_case(c, DType::F32);
+  }
+}
+
+TEST_CASE("conv2d on a non-contiguous input equals conv2d on its contiguous copy") {
+  Tensor nhwc = rand_tensor({2, 5, 6, 3}, 7, DType::F64);
+  Tensor x = permute(nhwc, {0, 3, 1, 2});  // (2, 3, 5, 6), strided
+  REQUIRE_FALSE(x.is_contiguous());
+  Tensor w = rand_tensor({4, 3, 3, 3}, 8, DType::F64);
+  Padding2d p = Padding2d::same(3, 3);
+  CHECK(max_abs_diff(conv2d(x, w, Tensor(), p), conv2d_naive(x.contiguous(), w, Tensor(), p)) <= 1e-12);
+}
+
+TEST_CASE("conv2d is bit-identical run to run and across thread counts") {
+  // N = 16 gives 8 weight-gradient chunks of 2 images; each image is large enough to run in parallel.
+  const Padding2d pad{1, 0, 2, 1};
+  Tensor x0 = rand_tensor({16, 8, 12, 12}, 11, DType::F32);
+  Tensor w0 = rand_tensor({8, 8, 3, 4}, 12, DType::F32);
+  Tensor b0 = rand_tensor({8}, 13, DType::F32);
+  Tensor m = rand_mask(w0.shape(), 14, DType::F32);
+  struct Out {
+    Tensor y, dx, dw, db;
+  };
+  auto run = [&](int threads) {
+    set_num_threads(threads);
+    REQUIRE(num_threads() == threads);
+    Tensor x = x0.clone().detach(), w = w0.clone().detach(), b = b0.clone().detach();
+    x.requires_grad_();
+    w.requires_grad_();
+    b.requires_grad_();
+    Tensor y = conv2d(x, w, b, pad, m);
+    y.backward(rand_tensor(y.shape(), 15, DType::F32));
+    return Out{y.detach(), x.grad(), w.grad(), b.grad()};
+  };
+  Out a = run(1), b = run(2), c = run(2), d = run(3);
+  set_num_threads(0);
+  for (const Out* o : {&b, &c, &d}) {
+    CHECK(bitwise_equal(a.y, o->y));
+    CHECK(bitwise_equal(a.dx, o->dx));
+    CHECK(bitwise_equal(a.dw, o->dw));
+    CHECK(bitwise_equal(a.db, o->db));
+  }
+  CHECK(max_abs_diff(a.y, conv2d_naive(x0, w0, b0, pad, m)) <= 2e-5);  // and it is the right answer
+}
+
+TEST_CASE("conv2d errors name conv2d and the shapes") {
+  Tensor x = Tensor::zeros({2, 3, 5, 5});
+  Tensor w = Tensor::zeros({4, 3, 3, 3});
+  Padding2d p{1, 1, 1, 1};
+  std::string e;
+  e = error_of([&] { conv2d(x, Tensor::zeros({4, 2, 3, 3}), Tensor(), p); });
+  CHECK(e.find("conv2d") != std::string::npos);
+  CHECK(e.find("(2, 3, 5, 5)") != std::string::npos);
+  CHECK(e.find("(4, 2, 3, 3)") != std::string::npos);
+  e = error_of([&] { conv2d(x, w, Tensor(), p, Tensor::ones({4, 3, 3, 2})); });
+  CHECK(e.find("conv2d") != std::string::npos);
+  CHECK(e.find("mask f32(4, 3, 3, 2)") != std::string::npos);
+  CHECK(e.find("(4, 3, 3, 3)") != std::string::npos);
+  e = error_of([&] { conv2d(x, w, Tensor(), Padding2d{1, -1, 1, 1}); });
+  CHECK(e.find("conv2d") != std::string::npos);
+  CHECK(e.find("negative") != std::string::npos);
+  CHECK(e.find("bottom -1") != std::string::npos);
+  CHECK(e.find("(2, 3, 5, 5)") != std::string::npos);
+  e = error_of([&] { conv2d(Tensor::zeros({1, 3, 2, 2}), w, Tensor(), Padding2d{}); });
+  CHECK(e.find("conv2d") != std::string::npos);
+  CHECK(e.find("output size (0, 0) < 1") != std::string::npos);
+  CHECK(e.find("(1, 3, 2, 2)") != std::string::npos);
+  CHECK(e.find("(4, 3, 3, 3)") != std::string::npos);
+  e = error_of([&] { conv2d(x, Tensor::zeros({4, 3, 3, 3}, DType::F64), Tensor(), p); });
+  CHECK(e.find("conv2d") != std::string::npos);
+  CHECK(e.find("f32(2, 3, 5, 5)") != std::string::npos);
+  CHECK(e.find("f64(4, 3, 3, 3)") != std::string::npos);
+  e = error_of([&] { conv2d(x, w, Tensor::zeros({3}), p); });
+  CHECK(e.find("bias f32(3,)") != std::string::npos);
+  e = error_of([&] { conv2d_naive(x, Tensor::zeros({4, 2, 3, 3}), Tensor(), p); });
+  CHECK(e.find("conv2d_naive") != std::string::npos);
+}
+
+TEST_CASE("matmul matches loops, with transposed views passed to BLAS as-is") {
+  for (DType dt : {DType::F64, DType::F32}) {
+    Tensor a = rand_tensor({5, 7}, 21, dt), bt = rand_tensor({4, 7}, 22, dt);  // b = bt^T: (7, 4)
+    Tensor b = permute(bt, {1, 0});
+    Tensor y = matmul(a, b);
+    REQUIRE(y.shape() == Shape{5, 4});
+    double worst = 0;
+    for (int64_t i = 0; i < 5; ++i)
+      for (int64_t j = 0; j < 4; ++j) {
+        double s = 0;
+        for (int64_t k = 0; k < 7; ++k) s += a.at({i, k}) * bt.at({j, k});
+        worst = std::max(worst, std::fabs(s - y.at({i, j})));
+      }
+    CHECK(worst <= (dt == DType::F64 ? 1e-13 : 1e-5));
+  }
+  CHECK_THROWS_AS(matmul(Tensor::zeros({2, 3}), Tensor::zeros({2, 3})), ShapeError);
+  Tensor c = Tensor::zeros({2, 2});
+  CHECK_THROWS_AS(gemm(false, false, 2, 2, 3, 1.0, Tensor::zeros({2, 2}), Tensor::zeros({3, 2}), 0.0, c),
+                  ShapeError);
+}
+
+TEST_CASE("thread policy: TBB cap set and read back, OpenBLAS single-threaded") {
+  set_num_threads(1);
+  CHECK(num_threads() == 1);
+  set_num_threads(2);
+  CHECK(num_threads() == 2);
+  CHECK(openblas_get_num_threads() == 1);
+  set_num_threads(0);
+  CHECK(num_threads() >= 1);
+  CHECK(openblas_get_num_threads() == 1);
+}

@@ -1,0 +1,164 @@
+// tools/pixelrnn/common.cpp: shared helpers of the pixelrnn subcommands (see common.h).
+#include "tools/pixelrnn/common.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <stdexcept>
+
+#include "framework/io/atomic_file.h"
+#include "framework/io/npy.h"
+#include "framework/io/png.h"
+#include "framework/io/preprocess.h"
+
+namespace pixelrnn::tool {
+
+fw::io::Dataset to_pixel_space(const fw::io::Dataset& d, const PixelSpace& space) {
+  if (space.levels == 256) return d;
+  if (space.binarize == "threshold") return fw::io::binarize_threshold(d);
+  return fw::io::binarize_stochastic(d, kBinarizeSeed);
+}
+
+fw::io::Dataset load_data(const std::string& data, const std::string& split, const PixelSpace& space) {
+  return to_pixel_space(fw::io::load_dataset(data, split), space);
+}
+
+int64_t default_levels(int64_t channels) { return channels == 1 ? 2 : 256; }
+
+void check_data_matches(const fw::io::Dataset& d, const ModelConfig& cfg, const std::string& what) {
+  if (d.c != cfg.channels || d.h != cfg.height || d.w != cfg.width)
+    throw std::runtime_error(what + " is a model of " + std::to_string(cfg.channels) + "x" +
+                             std::to_string(cfg.height) + "x" + std::to_string(cfg.width) +
+                             " images (channels x height x width), but " + d.source + " holds " +
+                             std::to_string(d.c) + "x" + std::to_string(d.h) + "x" + std::to_string(d.w) +
+                             " images");
+  if (cfg.levels == 2)
+    for (uint8_t v : d.pixels)
+      if (v > 1) throw std::runtime_error(d.source + ": pixel value " + std::to_string(v) + " in a binary dataset");
+}
+
+fw::Tensor images_tensor(const fw::io::Dataset& d, int64_t begin, int64_t end) {
+  const int64_t isz = d.image_size();
+  std::vector<float> x(size_t((end - begin) * isz));
+  const uint8_t* src = d.image(begin);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = float(src[i]);
+  return fw::Tensor::from_vector({end - begin, d.c, d.h, d.w}, x);
+}
+
+std::vector<uint8_t> tensor_bytes(const fw::Tensor& t) {
+  const std::vector<float> v = t.to_float_vector();
+  std::vector<uint8_t> out(v.size());
+  for (size_t i = 0; i < v.size(); ++i) {
+    const float r = std::nearbyint(v[i]);
+    out[i] = uint8_t(std::isnan(r) ? 0.0f : std::clamp(r, 0.0f, 255.0f));
+  }
+  return out;
+}
+
+std::vector<uint8_t> display_bytes(const uint8_t* px, size_t n, int64_t levels) {
+  std::vector<uint8_t> out(px, px + n);
+  if (levels == 2)
+    for (uint8_t& v : out) v = v ? 255 : 0;
+  return out;
+}
+
+void write_grid_png(const std::string& path, const uint8_t* px, int64_t n, int64_t c, int64_t h, int64_t w,
+                    int64_t per_row) {
+  if (n <= 0 || (c != 1 && c != 3) || h <= 0 || w <= 0 || per_row <= 0)
+    throw std::runtime_error(path + ": cannot draw a grid of " + std::to_string(n) + " images of " +
+                             std::to_string(c) + "x" + std::to_string(h) + "x" + std::to_string(w));
+  // Same layout as fw::io::write_png_grid (pad 2, grey 128, automatic integer upscale), but written atomically.
+  const int64_t pad = 2, scale = std::max<int64_t>(1, std::min<int64_t>(8, 64 / std::max(h, w)));
+  const int64_t cols = std::min(n, per_row), rows = (n + per_row - 1) / per_row;
+  const int64_t cw = w * scale, chh = h * scale;
+  const int64_t W = cols * cw + (cols + 1) * pad, H = rows * chh + (rows + 1) * pad;
+  if (W > 32768 || H > 32768)
+    throw std::runtime_error(path + ": a grid of " + std::to_string(W) + "x" + std::to_string(H) +
+                             " pixels is too large (cap 32768); ask for fewer images");
+  std::vector<uint8_t> canvas(size_t(c * H * W), 128);
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t oy = pad + (i / per_row) * (chh + pad), ox = pad + (i % per_row) * (cw + pad);
+    const uint8_t* img = px + i * c * h * w;
+    for (int64_t ch = 0; ch < c; ++ch)
+      for (int64_t y = 0; y < chh; ++y)
+        for (int64_t x = 0; x < cw; ++x)
+          canvas[size_t((ch * H + oy + y) * W + ox + x)] = img[(ch * h + y / scale) * w + x / scale];
+  }
+  const std::vector<uint8_t> bytes = fw::io::encode_png(canvas.data(), c, H, W, path);
+  fw::io::write_file_atomic(path, bytes.data(), bytes.size());
+}
+
+void write_npy_u8(const std::string& path, const uint8_t* data, const std::vector<int64_t>& shape) {
+  const std::vector<uint8_t> b = fw::io::encode_npy("|u1", shape, data, path);
+  fw::io::write_file_atomic(path, b.data(), b.size());
+}
+
+void write_npy_f32(const std::string& path, const float* data, const std::vector<int64_t>& shape) {
+  const std::vector<uint8_t> b = fw::io::encode_npy("<f4", shape, data, path);
+  fw::io::write_file_atomic(path, b.data(), b.size());
+}
+
+bool file_exists(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+static std::string parent_dir(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+void check_output_file(const std::string& path, const std::string& flag) {
+  if (path.empty()) throw std::runtime_error(flag + ": empty output path");
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+    throw std::runtime_error(path + ": is a folder, not a file (" + flag + ")");
+  const std::string dir = parent_dir(path);
+  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    throw std::runtime_error(path + ": cannot write: folder '" + dir + "' does not exist (" + flag + ")");
+  if (::access(dir.c_str(), W_OK) != 0)
+    throw std::runtime_error(path + ": cannot write in folder '" + dir + "': " + std::strerror(errno) + " (" +
+                             flag + ")");
+}
+
+void ensure_output_dir(const std::string& dir) {
+  if (dir.empty()) throw std::runtime_error("--out: empty folder name");
+  // mkdir -p, one component at a time.
+  for (size_t pos = 1; pos <= dir.size(); ++pos) {
+    if (pos != dir.size() && dir[pos] != '/') continue;
+    const std::string part = dir.substr(0, pos);
+    struct stat st;
+    if (::stat(part.c_str(), &st) == 0) {
+      if (!S_ISDIR(st.st_mode)) throw std::runtime_error(dir + ": cannot create the output folder: '" + part + "' is not a folder");
+      continue;
+    }
+    if (::mkdir(part.c_str(), 0777) != 0 && errno != EEXIST)
+      throw std::runtime_error(dir + ": cannot create the output folder: " + std::strerror(errno));
+  }
+  const std::string probe = dir + "/.pixelrnn-write-test." + std::to_string(::getpid());
+  FILE* f = std::fopen(probe.c_str(), "wb");
+  if (!f) throw std::runtime_error(dir + ": the output folder is not writable: " + std::strerror(errno));
+  std::fclose(f);
+  std::remove(probe.c_str());
+}
+
+std::string fmt_double(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+std::string fmt_short(double v, int digits) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+  return buf;
+}
+
+}  // namespace pixelrnn::tool

@@ -1,0 +1,77 @@
+// tools/pixelrnn/main.cpp: the pixelrnn program: dispatches to a subcommand and turns errors into messages on
+// stderr and exit statuses (0 success, 1 error, 2 usage error, 130/143 training stopped by SIGINT/SIGTERM after
+// saving a checkpoint). See docs/tool.md.
+#include <cstdio>
+#include <exception>
+#include <iostream>
+#include <string>
+
+#include "tools/pixelrnn/commands.h"
+#include "tools/pixelrnn/flags.h"
+
+#ifndef PIXELRNN_VERSION
+#define PIXELRNN_VERSION "unknown"
+#endif
+
+namespace {
+
+using namespace pixelrnn::tool;
+
+struct Command {
+  const char* name;
+  int (*run)(const Args&);
+  const char* summary;
+};
+
+const Command kCommands[] = {
+    {"train", cmd_train, "train a model (or --resume a run) and write checkpoints, metrics and sample grids"},
+    {"eval", cmd_eval, "negative log-likelihood of a dataset split, in nats per image and bits per dimension"},
+    {"sample", cmd_sample, "draw images from a checkpoint into a PNG grid"},
+    {"complete", cmd_complete, "fill in the hidden part (bottom half or a rectangle) of images"},
+    {"receptive-field", cmd_receptive_field, "draw which pixels a model's output at one pixel can see"},
+};
+
+void print_help() {
+  std::cout << "usage: pixelrnn <command> [flags]   (pixelrnn <command> --help for its flags)\n\n"
+               "Pixel Recurrent Neural Networks (van den Oord et al., 2016): train, evaluate and sample.\n\n"
+               "commands:\n";
+  for (const Command& c : kCommands) std::printf("  %-16s %s\n", c.name, c.summary);
+  std::cout << "\nflags:\n  --version        print the version and exit\n  -h, --help       show this help\n"
+               "\nexit status: 0 success, 1 error, 2 usage error, 130 / 143 training interrupted by SIGINT /\n"
+               "SIGTERM (a checkpoint was saved)\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Args all(argv + 1, argv + argc);
+  if (all.empty()) {
+    print_help();
+    return kExitUsage;
+  }
+  const std::string& first = all[0];
+  if (first == "--help" || first == "-h" || first == "help") {
+    print_help();
+    return kExitOk;
+  }
+  if (first == "--version") {
+    std::cout << "pixelrnn " << PIXELRNN_VERSION << "\n";
+    return kExitOk;
+  }
+  for (const Command& c : kCommands) {
+    if (first != c.name) continue;
+    const std::string who = std::string("pixelrnn ") + c.name;
+    try {
+      return c.run(Args(all.begin() + 1, all.end()));
+    } catch (const UsageError& e) {
+      std::cerr << who << ": usage error: " << e.what() << "\n(see '" << who << " --help')\n";
+      return kExitUsage;
+    } catch (const std::exception& e) {
+      std::cerr << who << ": error: " << e.what() << "\n";
+      return kExitError;
+    }
+  }
+  std::cerr << "pixelrnn: unknown command '" << first << "' (commands: train, eval, sample, complete, "
+            << "receptive-field; see 'pixelrnn --help')\n";
+  return kExitUsage;
+}

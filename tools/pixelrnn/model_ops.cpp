@@ -1,0 +1,58 @@
+// tools/pixelrnn/model_ops.cpp: dataset NLL and sampling (see model_ops.h).
+#include "tools/pixelrnn/model_ops.h"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#include "framework/core/autograd.h"
+#include "tools/pixelrnn/common.h"
+
+namespace pixelrnn::tool {
+
+double bits_per_dim(double nll_nats, int64_t dims) { return nll_nats / (double(dims) * std::log(2.0)); }
+
+NllResult evaluate_nll(PixelModel& model, const fw::io::Dataset& d, int64_t batch, std::vector<float>* per_pixel,
+                       const std::function<void(int64_t)>& progress) {
+  if (batch <= 0) throw std::invalid_argument("evaluate_nll: batch must be > 0");
+  fw::NoGradGuard no_grad;
+  const int64_t isz = d.image_size();
+  if (per_pixel) per_pixel->assign(size_t(d.n * isz), 0.0f);
+  double total = 0;
+  for (int64_t b = 0; b < d.n; b += batch) {
+    const int64_t e = std::min(d.n, b + batch);
+    const std::vector<float> nll = model.nll(images_tensor(d, b, e)).to_float_vector();
+    if (int64_t(nll.size()) != (e - b) * isz)
+      throw std::runtime_error("model returned " + std::to_string(nll.size()) + " NLL values for " +
+                               std::to_string((e - b) * isz) + " pixel values");
+    for (int64_t i = 0; i < e - b; ++i) {
+      double img = 0;
+      for (int64_t k = 0; k < isz; ++k) img += nll[size_t(i * isz + k)];
+      total += img;
+    }
+    if (per_pixel) std::copy(nll.begin(), nll.end(), per_pixel->begin() + b * isz);
+    if (progress) progress(e);
+  }
+  NllResult r;
+  r.images = d.n;
+  r.nll_nats = total / double(d.n);
+  r.bits_per_dim = bits_per_dim(r.nll_nats, isz);
+  return r;
+}
+
+std::vector<uint8_t> sample_images(PixelModel& model, int64_t n, int64_t batch, fw::Rng& rng) {
+  const ModelConfig& cfg = model.config();
+  const int64_t isz = cfg.channels * cfg.height * cfg.width;
+  std::vector<uint8_t> out;
+  out.reserve(size_t(n * isz));
+  fw::NoGradGuard no_grad;
+  for (int64_t b = 0; b < n; b += batch) {
+    const int64_t m = std::min(batch, n - b);
+    const fw::Tensor canvas = fw::Tensor::zeros({m, cfg.channels, cfg.height, cfg.width});
+    const std::vector<uint8_t> px = tensor_bytes(model.sample(canvas, fw::Tensor(), rng));
+    out.insert(out.end(), px.begin(), px.end());
+  }
+  return out;
+}
+
+}  // namespace pixelrnn::tool

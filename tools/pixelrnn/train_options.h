@@ -1,0 +1,53 @@
+// tools/pixelrnn/train_options.h: the resolved options of `pixelrnn train`, and how they are stored in (and
+// checked against) a checkpoint when a run is resumed.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "models/config.h"
+
+namespace pixelrnn::tool {
+
+struct TrainOptions {
+  ModelConfig cfg;  // resolved; channels, height and width come from the data
+  // Options that shape the trajectory: stored in the checkpoint as "train.<key>" and, on --resume, required to be
+  // the same when given again.
+  std::string data;                   // as given to --data
+  std::string binarize = "stochastic";
+  int64_t val = -1;                   // validation images held out of the train split; -1: n / 10
+  int64_t batch = 16;
+  std::string optimizer = "rmsprop";
+  double lr = 1e-3;
+  double clip = 0;                    // max global gradient norm; 0: no clipping
+  uint64_t seed = 0;
+  // Stopping rules: totals over the whole run (all resumes); -1 = no limit. Stored; given flags override them.
+  int64_t steps = -1, epochs = -1;
+  double minutes = -1;
+  // Run settings: stored too and taken from the checkpoint on --resume unless given, but free to change (the
+  // weights do not depend on them; --grid changes which samples are drawn).
+  int threads = 0;
+  int64_t save_every_steps = 0;
+  double save_every_minutes = 10;
+  int64_t log_every = 100;
+  int64_t grid = 16;                  // samples drawn into DIR/samples/epoch-NNNN.png; 0: none
+  // This invocation only.
+  std::string out;
+  bool resume = false;
+  bool json = false;
+  int64_t inject_nan_step = -1;       // testing aid: pretend the loss of this step is NaN
+};
+
+// The "train.<key>" metadata (without "train."): the trajectory-shaping options, the stopping rules and the run
+// settings.
+std::map<std::string, std::string> stored_options(const TrainOptions& o);
+// Whether a stored option must match on resume (not the stopping rules and run settings).
+bool must_match_on_resume(const std::string& key);
+// Sets the options from stored metadata keys ("train.<key>" already stripped). throws: std::runtime_error naming
+// the key on a malformed value.
+void apply_stored_options(TrainOptions& o, const std::map<std::string, std::string>& stored, const std::string& file);
+
+// The full configuration as human-readable lines ("  model: pixelcnn") for the start of a run.
+std::string describe_options(const TrainOptions& o);
+
+}  // namespace pixelrnn::tool
