@@ -176,12 +176,12 @@ int main(int argc, char** argv) {
   std::printf("threads: %d (TBB over the 16 images; OpenBLAS single-threaded in every task)\n", T);
   std::printf("per-image GEMM M=%lld K=%lld N=%lld; %.1f MFLOP per batch\n", (long long)M_, (long long)K_,
               (long long)P_, flops / 1e6);
-  std::printf("  %-30s %8.2f GFLOP/s (best %6.2f)  reference: same %d threads, TBB over images\n", "raw sgemm",
+  std::printf("  %-30s %8.2f GFLOP/s (best %6.2f)  reference: same %d thread(s), TBB over images\n", "raw sgemm",
               g[0], best[0], T);
   std::printf("  %-30s %8.2f GFLOP/s (best %6.2f)  1 thread, serial\n", "raw sgemm", g[1], best[1]);
   const char* names[3] = {"conv forward", "conv backward-data", "conv backward-weight"};
   for (int i = 0; i < 3; ++i)
-    std::printf("  %-30s %8.2f GFLOP/s (best %6.2f)  %5.1f%% of raw sgemm at %d threads\n", names[i],
+    std::printf("  %-30s %8.2f GFLOP/s (best %6.2f)  %5.1f%% of raw sgemm at %d thread(s)\n", names[i],
                 g[2 + i], best[2 + i], 100.0 * g[2 + i] / ref, T);
   std::printf("small calls (conv2d op with bias; median (best) of %d calls):\n", 10 * reps);
   for (const Small& s : smalls)

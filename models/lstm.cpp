@@ -103,7 +103,7 @@ fw::Tensor diagonal_lstm(const fw::Tensor& gates_img, const fw::Tensor& w_ss) {
     lstm_cell(gates, cs, hs, cs);
     out.push_back(fw::reshape(hs, {1, N, h, H}));
   }
-  fw::Tensor hcols = fw::permute(fw::concat(out, 0), {1, 2, 3, 0});  // (W + H - 1, N, h, H) -> (N, h, H, W + H - 1)
+  fw::Tensor hcols = fw::permute(fw::concat(out, 0), {1, 2, 3, 0});  // (W+H-1, N, h, H) -> (N, h, H, W+H-1)
   return fw::unskew(hcols, W);  // h: (N, h, H, W)
 }
 

@@ -307,9 +307,10 @@ TEST_CASE("parameter names and shapes (docs/weights.md)") {
         std::vector<std::string>{"input.weight (4, 1, 7, 7)", "input.bias (4,)",
                                  "blocks.0.lstm.input_to_state.weight (8, 4, 1, 3)",
                                  "blocks.0.lstm.input_to_state.bias (8,)",
-                                 "blocks.0.lstm.state_to_state.weight (8, 2, 1, 3)", "blocks.0.expand.weight (4, 2, 1, 1)",
-                                 "blocks.0.expand.bias (4,)", "output.hidden.weight (4, 4, 1, 1)",
-                                 "output.hidden.bias (4,)", "output.logits.weight (1, 4, 1, 1)", "output.logits.bias (1,)"});
+                                 "blocks.0.lstm.state_to_state.weight (8, 2, 1, 3)",
+                                 "blocks.0.expand.weight (4, 2, 1, 1)", "blocks.0.expand.bias (4,)",
+                                 "output.hidden.weight (4, 4, 1, 1)", "output.hidden.bias (4,)",
+                                 "output.logits.weight (1, 4, 1, 1)", "output.logits.bias (1,)"});
   CHECK(names_shapes(m->named_buffers()) ==
         std::vector<std::string>{"input.mask (4, 1, 7, 7)", "blocks.0.lstm.input_to_state.mask (8, 4, 1, 3)",
                                  "blocks.0.expand.mask (4, 2, 1, 1)", "output.hidden.mask (4, 4, 1, 1)",
@@ -645,7 +646,8 @@ TEST_CASE("the raster sampler draws each element from its conditional, in raster
       for (int64_t c = 0; c < W; ++c)
         for (int64_t ch = 0; ch < C; ++ch) {
           int64_t k = key(r, c, ch, W, C);
-          int64_t prev = k == 0 ? 6 : static_cast<int64_t>(v[((k - 1) % C * H + (k - 1) / C / W) * W + (k - 1) / C % W]);
+          const int64_t q = k - 1, qp = q / C;  // the previous element: channel q % C of pixel qp
+          int64_t prev = k == 0 ? 6 : static_cast<int64_t>(v[((q % C) * H + qp / W) * W + qp % W]);
           lg[((((prev + 1) % K) * C + ch) * H + r) * W + c] = 1e4f;
         }
     return Tensor::from_vector({1, K, C, H, W}, lg);

@@ -1,6 +1,7 @@
 // tools/pixelrnn/checkpoint.cpp: training checkpoints (see checkpoint.h).
 #include "tools/pixelrnn/checkpoint.h"
 
+#include <cerrno>
 #include <cstdlib>
 #include <set>
 

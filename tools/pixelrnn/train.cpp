@@ -50,7 +50,7 @@ Flags train_flags() {
   f.value("save-every-steps", "N", "also save a checkpoint every N steps (0: off)", "0");
   f.value("save-every-minutes", "X", "save a checkpoint every X minutes", "10");
   f.value("log-every", "N", "steps between progress lines when stderr is not a terminal", "100");
-  f.value("grid", "N", "samples drawn into the grid after each epoch (0: none)", "16");
+  f.value("grid", "N", "samples drawn into the grid after each epoch (0: none)", "8");
   f.flag("json", "print a JSON summary on stdout at the end");
   f.hidden_value("inject-nan-at");
   return f;

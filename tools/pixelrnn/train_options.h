@@ -30,7 +30,7 @@ struct TrainOptions {
   int64_t save_every_steps = 0;
   double save_every_minutes = 10;
   int64_t log_every = 100;
-  int64_t grid = 16;                  // samples drawn into DIR/samples/epoch-NNNN.png; 0: none
+  int64_t grid = 8;                   // samples drawn into DIR/samples/epoch-NNNN.png; 0: none
   // This invocation only.
   std::string out;
   bool resume = false;
