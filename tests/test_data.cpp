@@ -479,11 +479,25 @@ TEST_CASE("binarization is deterministic and unbiased") {
   e.pixels = {0, 127, 128, 255};
   e.source = "t";
   CHECK(binarize_threshold(e).pixels == std::vector<uint8_t>{0, 0, 1, 1});
-  // Train/validation split: last n_val images.
+  // Train/validation split: 10 of 50 images, evenly spaced: images 4, 9, ..., 49.
   auto [tr, va] = split_train_val(d, 10);
   CHECK(tr.n == 40);
   CHECK(va.n == 10);
-  CHECK(va.pixels[0] == d.pixels[size_t(40 * 400)]);
+  CHECK(tr.pixels.size() == size_t(40 * 400));
+  CHECK(va.pixels.size() == size_t(10 * 400));
+  for (int i = 0; i < 10; ++i) {
+    const size_t src = size_t(5 * i + 4) * 400;
+    CHECK(std::equal(va.pixels.begin() + i * 400, va.pixels.begin() + (i + 1) * 400, d.pixels.begin() + src));
+  }
+  // The training set is every other image, in order: image 5 is its 5th (index 4).
+  CHECK(std::equal(tr.pixels.begin() + 4 * 400, tr.pixels.begin() + 5 * 400, d.pixels.begin() + 5 * 400));
+  // A class-sorted file (labels 0..4, ten images each) validates on every class.
+  Dataset sorted = d;
+  sorted.labels.resize(50);
+  for (int k = 0; k < 50; ++k) sorted.labels[k] = k / 10;
+  auto [tr2, va2] = split_train_val(sorted, 5);
+  CHECK(va2.labels == std::vector<int32_t>{0, 1, 2, 3, 4});
+  CHECK(tr2.labels.size() == 45);
   expect_error([&] { split_train_val(d, 50); }, {"ramp", "validation size"});
 }
 

