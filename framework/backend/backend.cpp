@@ -1,5 +1,6 @@
 // framework/backend/backend.cpp: the backend registry, the CPU reference table and plugin loading.
 #include "framework/backend/backend.h"
+#include "framework/backend/cpu_kernels.h"
 
 #include <dlfcn.h>
 #include <cstdlib>
@@ -16,6 +17,7 @@ CpuKernelFn& cpu_slot(int32_t id) {
 }
 
 int cpu_supports(int32_t id, int32_t dtype) {
+  ensure_cpu_kernels();
   if (id < 0 || id >= FW_K_COUNT) return 0;
   if (dtype != FW_F32 && dtype != FW_F64) return 0;
   return cpu_slot(id) != nullptr;
@@ -43,6 +45,15 @@ std::mutex g_mu;
 const fw_backend_v1* g_plugins[2] = {nullptr, nullptr};
 
 }  // namespace
+
+void ensure_cpu_kernels() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+#define FW_CALL_REGISTER(family) register_##family##_cpu_kernels();
+    FW_CPU_KERNEL_FAMILIES(FW_CALL_REGISTER)
+#undef FW_CALL_REGISTER
+  });
+}
 
 bool register_cpu_kernel(fw_kernel_id id, CpuKernelFn fn) {
   cpu_slot(id) = fn;

@@ -29,6 +29,7 @@
 #include <tbb/parallel_for.h>
 
 #include "framework/backend/backend.h"
+#include "framework/backend/cpu_kernels.h"
 #include "framework/core/autograd.h"
 #include "framework/core/parallel.h"
 
@@ -281,9 +282,16 @@ int k_conv2d_backward_weight(const fw_kernel_args* k) {
                            arg_in<double>(k, 4), d);
   return FW_OK;
 }
-const bool registered = register_cpu_kernel(FW_K_CONV2D_FORWARD, k_conv2d_forward) &&
-                        register_cpu_kernel(FW_K_CONV2D_BACKWARD_DATA, k_conv2d_backward_data) &&
-                        register_cpu_kernel(FW_K_CONV2D_BACKWARD_WEIGHT, k_conv2d_backward_weight);
+}  // namespace
+
+// Called once by the CPU backend (framework/backend/cpu_kernels.h).
+void register_conv_cpu_kernels() {
+  register_cpu_kernel(FW_K_CONV2D_FORWARD, k_conv2d_forward);
+  register_cpu_kernel(FW_K_CONV2D_BACKWARD_DATA, k_conv2d_backward_data);
+  register_cpu_kernel(FW_K_CONV2D_BACKWARD_WEIGHT, k_conv2d_backward_weight);
+}
+
+namespace {
 
 // ---- the op
 
@@ -348,7 +356,6 @@ Tensor plain(const Tensor& t) {
 }  // namespace
 
 Tensor conv2d(const Tensor& x0, const Tensor& w0, const Tensor& b0, Padding2d pad, const Tensor& mask0) {
-  (void)registered;
   Shape ys = check_conv("conv2d", x0, w0, b0, pad, mask0);
   Tensor x = plain(x0), w = plain(w0), bias = plain(b0), mask = plain(mask0);
   Tensor y = Tensor::empty(ys, x.dtype(), x.device());  // y: (N, Co, Ho, Wo)

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "framework/backend/backend.h"
+#include "framework/backend/cpu_kernels.h"
 #include "framework/core/autograd.h"
 
 namespace fw {
@@ -49,8 +50,15 @@ int k_copy_strided(const fw_kernel_args* a) {
   return FW_OK;
 }
 
-const bool registered = register_cpu_kernel(FW_K_FILL, k_fill) &&
-                        register_cpu_kernel(FW_K_COPY_STRIDED, k_copy_strided);
+}  // namespace
+
+// Called once by the CPU backend (framework/backend/cpu_kernels.h).
+void register_copy_cpu_kernels() {
+  register_cpu_kernel(FW_K_FILL, k_fill);
+  register_cpu_kernel(FW_K_COPY_STRIDED, k_copy_strided);
+}
+
+namespace {
 
 }  // namespace
 
@@ -59,7 +67,6 @@ void copy_into(Tensor& dst, const Tensor& src) {
     throw ShapeError("copy: " + src.str() + " into " + dst.str());
   if (!dst.is_contiguous()) throw ShapeError("copy: destination " + dst.str() + " is not contiguous");
   if (src.dim() > 8) throw ShapeError("copy: more than 8 dimensions in " + src.str());
-  (void)registered;
   fw_kernel_args a = kernel_args(dst.dtype());
   set_buffer(a, 0, dst);
   set_buffer(a, 1, src);

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "framework/backend/backend.h"
+#include "framework/backend/cpu_kernels.h"
 #include "framework/core/autograd.h"
 #include "framework/ops/reduce.h"
 #include "framework/ops/view.h"
@@ -121,8 +122,16 @@ int k_unary_backward(const fw_kernel_args* k) {
   return FW_OK;
 }
 
-const bool registered = register_cpu_kernel(FW_K_BINARY, k_binary) && register_cpu_kernel(FW_K_UNARY, k_unary) &&
-                        register_cpu_kernel(FW_K_UNARY_BACKWARD, k_unary_backward);
+}  // namespace
+
+// Called once by the CPU backend (framework/backend/cpu_kernels.h).
+void register_elementwise_cpu_kernels() {
+  register_cpu_kernel(FW_K_BINARY, k_binary);
+  register_cpu_kernel(FW_K_UNARY, k_unary);
+  register_cpu_kernel(FW_K_UNARY_BACKWARD, k_unary_backward);
+}
+
+namespace {
 
 void check_pair(const Tensor& a, const Tensor& b, const char* op) {
   if (!a.defined() || !b.defined()) throw ShapeError(std::string(op) + ": undefined input");
@@ -133,7 +142,6 @@ void check_pair(const Tensor& a, const Tensor& b, const char* op) {
 
 // Runs the binary kernel: y = a (op) b with broadcasting. No graph.
 Tensor binary_raw(const Tensor& a0, const Tensor& b0, int op, const char* name) {
-  (void)registered;
   check_pair(a0, b0, name);
   Shape out = broadcast_shapes(a0.shape(), b0.shape(), name);
   if (out.size() > 8) throw ShapeError(std::string(name) + ": more than 8 dimensions");

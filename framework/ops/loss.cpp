@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "framework/backend/backend.h"
+#include "framework/backend/cpu_kernels.h"
 #include "framework/core/autograd.h"
 #include "framework/ops/reduce.h"
 
@@ -130,8 +131,15 @@ int k_bce(const fw_kernel_args* a) {
   return FW_OK;
 }
 
-const bool registered =
-    register_cpu_kernel(FW_K_SOFTMAX, k_softmax) && register_cpu_kernel(FW_K_BCE_LOGITS, k_bce);
+}  // namespace
+
+// Called once by the CPU backend (framework/backend/cpu_kernels.h).
+void register_loss_cpu_kernels() {
+  register_cpu_kernel(FW_K_SOFTMAX, k_softmax);
+  register_cpu_kernel(FW_K_BCE_LOGITS, k_bce);
+}
+
+namespace {
 
 // ---- host-side helpers
 
@@ -168,7 +176,6 @@ Tensor reduce(const Tensor& l, Reduction r) {
 // Runs FW_K_SOFTMAX in one mode. bufs: the mode's buffers in order b0, b1, ...
 void launch_softmax(int mode, std::initializer_list<const Tensor*> bufs, int64_t outer, int64_t K, int64_t inner,
                     const char* op) {
-  (void)registered;
   fw_kernel_args a = kernel_args((*bufs.begin())->dtype());
   int slot = 0;
   for (const Tensor* t : bufs) set_buffer(a, slot++, *t);
@@ -203,7 +210,6 @@ Tensor bce_with_logits(const Tensor& logits, const Tensor& targets0, Reduction r
     if (!(tv[i] >= 0.0 && tv[i] <= 1.0))
       throw ShapeError("bce_with_logits: target at " + index_str(static_cast<int64_t>(i), t.shape()) + " is " +
                        num_str(tv[i]) + ", not in [0, 1]");
-  (void)registered;
   Tensor l = Tensor::empty(x.shape(), x.dtype(), x.device());  // l: logits' shape
   fw_kernel_args a = kernel_args(x.dtype());
   set_buffer(a, 0, l);

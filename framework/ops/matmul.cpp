@@ -7,6 +7,7 @@
 #include <string>
 
 #include "framework/backend/backend.h"
+#include "framework/backend/cpu_kernels.h"
 #include "framework/core/autograd.h"
 #include "framework/core/parallel.h"
 
@@ -46,7 +47,14 @@ int k_gemm(const fw_kernel_args* k) {
   }
   return FW_OK;
 }
-const bool registered = register_cpu_kernel(FW_K_GEMM, k_gemm);
+}  // namespace
+
+// Called once by the CPU backend (framework/backend/cpu_kernels.h).
+void register_matmul_cpu_kernels() {
+  register_cpu_kernel(FW_K_GEMM, k_gemm);
+}
+
+namespace {
 
 // A 2-D operand for GEMM: a row-major buffer plus a transpose flag, so a transposed view (strides (1, rows))
 // is passed as-is instead of copied. Anything else is made contiguous.
@@ -66,7 +74,6 @@ Operand as_operand(const Tensor& t) {
 
 void gemm_raw(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, const Tensor& a, const Tensor& b,
               double beta, Tensor& c) {
-  (void)registered;
   fw_kernel_args args = kernel_args(c.dtype());
   set_buffer(args, 0, c);
   set_buffer(args, 1, a);

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "framework/backend/backend.h"
+#include "framework/backend/cpu_kernels.h"
 #include "framework/core/autograd.h"
 #include "framework/ops/elementwise.h"
 #include "framework/ops/view.h"
@@ -30,11 +31,17 @@ int k_sum_dim(const fw_kernel_args* k) {
                     k->i[2]);
   return FW_OK;
 }
-const bool registered = register_cpu_kernel(FW_K_SUM_DIM, k_sum_dim);
+}  // namespace
+
+// Called once by the CPU backend (framework/backend/cpu_kernels.h).
+void register_reduce_cpu_kernels() {
+  register_cpu_kernel(FW_K_SUM_DIM, k_sum_dim);
+}
+
+namespace {
 
 // Sums one dim of a contiguous tensor, keeping it as size 1. No graph.
 Tensor sum_one_dim(const Tensor& x, int64_t d) {
-  (void)registered;
   Shape s = x.shape();
   int64_t outer = 1, inner = 1;
   for (int64_t i = 0; i < d; ++i) outer *= s[i];

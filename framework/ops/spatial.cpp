@@ -13,6 +13,7 @@
 #include <string>
 
 #include "framework/backend/backend.h"
+#include "framework/backend/cpu_kernels.h"
 #include "framework/core/autograd.h"
 #include "framework/ops/reduce.h"
 #include "framework/ops/view.h"
@@ -51,7 +52,14 @@ int k_copy_block(const fw_kernel_args* a) {
                        a->i + 9, a->i + 17, a->i[25], a->i[26]);
   return FW_OK;
 }
-const bool registered = register_cpu_kernel(FW_K_COPY_BLOCK, k_copy_block);
+}  // namespace
+
+// Called once by the CPU backend (framework/backend/cpu_kernels.h).
+void register_spatial_cpu_kernels() {
+  register_cpu_kernel(FW_K_COPY_BLOCK, k_copy_block);
+}
+
+namespace {
 
 // Lowest and highest element addressed by (shape, strides, off); shape must be non-empty.
 void extent(const Shape& shape, const Shape& st, int64_t off, int64_t& lo, int64_t& hi) {
@@ -66,7 +74,6 @@ void extent(const Shape& shape, const Shape& st, int64_t off, int64_t& lo, int64
 // addressed element lies inside y and x, so a wrong stride in an op is an error, not a memory corruption.
 void launch_copy_block(const Tensor& y, const Tensor& x, const Shape& shape, const Shape& ys, int64_t yoff,
                        const Shape& xs, int64_t xoff, const char* op) {
-  (void)registered;
   if (shape.size() > 8) throw ShapeError(std::string(op) + ": more than 8 dimensions");
   if (shape_numel(shape) == 0) return;
   int64_t lo, hi;
