@@ -44,14 +44,14 @@ Shape contiguous_strides(const Shape& s) {
 }
 
 Storage::Storage(size_t b, Device d) : bytes(b), device(d) {
-  const fw_backend_v1* be = backend_for(static_cast<fw_device>(d));
-  if (!be) throw BackendError("no backend loaded for the tensor's device");
-  data = be->alloc(b);
+  backend = backend_for(static_cast<fw_device>(d));
+  if (!backend) throw BackendError("no backend loaded for the tensor's device");
+  data = backend->alloc(b);
   if (!data) throw std::bad_alloc();
 }
-Storage::~Storage() {
-  if (const fw_backend_v1* be = backend_for(static_cast<fw_device>(device))) be->free(data);
-}
+// Freed by the backend that allocated it, even if that backend has since been unregistered (plugins are never
+// dlclose'd, so the table stays valid).
+Storage::~Storage() { backend->free(data); }
 
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   auto impl = std::make_shared<TensorImpl>();

@@ -39,6 +39,7 @@ struct Storage {
   void* data = nullptr;
   size_t bytes = 0;
   Device device = Device::CPU;
+  const fw_backend_v1* backend = nullptr;  // the backend that allocated data; it also frees it
   Storage(size_t bytes, Device device);
   ~Storage();
   Storage(const Storage&) = delete;
