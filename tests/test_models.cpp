@@ -636,10 +636,10 @@ TEST_CASE("every model overfits a tiny batch") {
 
 // ---------------------------------------------------------------------------------------------------------------
 TEST_CASE("the raster sampler draws each element from its conditional, in raster order") {
-  // A stub "model": every element's distribution is a point mass on (previous element in raster order + 1) mod K,
+  // A scripted test "model": every element's distribution is a point mass on (previous element in raster order + 1) mod K,
   // computed from the canvas it is given; the first element on 7. Sampling must produce the count 7, 8, 9, ...
   const int64_t C = 3, H = 2, W = 3, K = 256;
-  LogitsFn stub = [&](const Tensor& canvas) {
+  LogitsFn scripted = [&](const Tensor& canvas) {
     std::vector<double> v = canvas.to_vector();
     std::vector<float> lg(static_cast<size_t>(K * C * H * W), -1e4f);
     for (int64_t r = 0; r < H; ++r)
@@ -653,7 +653,7 @@ TEST_CASE("the raster sampler draws each element from its conditional, in raster
     return Tensor::from_vector({1, K, C, H, W}, lg);
   };
   fw::Rng rng(1);
-  Tensor out = sample_raster(stub, K, Tensor::zeros({1, C, H, W}), Tensor(), rng, "stub");
+  Tensor out = sample_raster(scripted, K, Tensor::zeros({1, C, H, W}), Tensor(), rng, "scripted");
   for (int64_t r = 0; r < H; ++r)
     for (int64_t c = 0; c < W; ++c)
       for (int64_t ch = 0; ch < C; ++ch) CHECK(out.at({0, ch, r, c}) == 7 + key(r, c, ch, W, C));
@@ -661,7 +661,7 @@ TEST_CASE("the raster sampler draws each element from its conditional, in raster
   Tensor canvas = Tensor::zeros({1, C, H, W}), known = Tensor::zeros({1, C, H, W});
   canvas.set({0, 1, 0, 1}, 100);  // element key 4
   known.set({0, 1, 0, 1}, 1);
-  out = sample_raster(stub, K, canvas, known, rng, "stub");
+  out = sample_raster(scripted, K, canvas, known, rng, "scripted");
   CHECK(out.at({0, 0, 0, 1}) == 10);
   CHECK(out.at({0, 1, 0, 1}) == 100);
   CHECK(out.at({0, 2, 0, 1}) == 101);
