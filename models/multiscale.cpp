@@ -78,7 +78,8 @@ fw::Tensor MultiScalePixelRNN::nll(const fw::Tensor& x) {
   return fw::add(fw::mul(large_nll, off_grid), place(small_nll, factor_));  // (N, C, H, W)
 }
 
-fw::Tensor MultiScalePixelRNN::sample(const fw::Tensor& canvas, const fw::Tensor& known, fw::Rng& rng) {
+fw::Tensor MultiScalePixelRNN::sample(const fw::Tensor& canvas, const fw::Tensor& known, fw::Rng& rng,
+                                      const SampleOptions& opts) {
   fw::NoGradGuard no_grad;
   if (!canvas.defined() || canvas.dim() != 4 || canvas.size(2) != cfg_.height || canvas.size(3) != cfg_.width)
     throw fw::ShapeError("multiscale sample: canvas " + (canvas.defined() ? canvas.str() : std::string("undefined")) +
@@ -88,7 +89,12 @@ fw::Tensor MultiScalePixelRNN::sample(const fw::Tensor& canvas, const fw::Tensor
   const fw::Tensor c32 = canvas.dtype() == fw::DType::F32 ? canvas : canvas.to(fw::DType::F32);
   // 1. The small image: its known elements are those at the positions of S.
   fw::Tensor small_known = known.defined() ? subsample(known, factor_) : fw::Tensor();
-  fw::Tensor s = small->sample(subsample(c32, factor_), small_known, rng);  // s: (N, C, H/f, W/f)
+  const int64_t C = canvas.size(1), h = cfg_.height / factor_, w = cfg_.width / factor_;
+  const int64_t small_total = C * h * w, large_total = C * cfg_.height * cfg_.width;
+  SampleOptions small_opts = opts;
+  if (opts.progress)
+    small_opts.progress = [&](int64_t done, int64_t) { opts.progress(done, small_total + large_total); };
+  fw::Tensor s = small->sample(subsample(c32, factor_), small_known, rng, small_opts);  // s: (N, C, H/f, W/f)
   // 2. Write it into the canvas at S and mark those elements known; draw the rest with the large network.
   fw::Tensor on_grid = grid_mask(cfg_.height, cfg_.width, factor_, fw::DType::F32);  // (1, 1, H, W)
   fw::Tensor off_grid = fw::add_scalar(fw::neg(on_grid), 1.0);
@@ -96,7 +102,7 @@ fw::Tensor MultiScalePixelRNN::sample(const fw::Tensor& canvas, const fw::Tensor
   fw::Tensor big_known = known.defined() ? (known.dtype() == fw::DType::F32 ? known : known.to(fw::DType::F32))
                                          : fw::Tensor::zeros(canvas.shape());
   big_known = fw::add(fw::mul(big_known, off_grid), fw::mul(fw::Tensor::ones(canvas.shape()), on_grid));
-  return large->sample(big, big_known, rng, s);
+  return large->sample(big, big_known, rng, s, opts, small_total, small_total);
 }
 
 }  // namespace pixelrnn

@@ -32,7 +32,8 @@ class MultiScalePixelRNN : public PixelModel {
   MultiScalePixelRNN(const ModelConfig& cfg, fw::Rng& rng, fw::DType dtype = fw::DType::F32);
   fw::Tensor nll(const fw::Tensor& x) override;     // (N, C, H, W), placed as described above
   fw::Tensor logits(const fw::Tensor& x) override;  // the large network's, given subsample(x)
-  fw::Tensor sample(const fw::Tensor& canvas, const fw::Tensor& known, fw::Rng& rng) override;
+  fw::Tensor sample(const fw::Tensor& canvas, const fw::Tensor& known, fw::Rng& rng,
+                    const SampleOptions& opts = {}) override;
   int64_t factor() const { return factor_; }
   std::shared_ptr<PixelNetwork> small, large;
 

@@ -113,16 +113,18 @@ fw::Tensor PixelNetwork::nll(const fw::Tensor& x, const fw::Tensor& small) {
 }
 
 fw::Tensor PixelNetwork::sample(const fw::Tensor& canvas, const fw::Tensor& known, fw::Rng& rng,
-                                const fw::Tensor& small) {
+                                const fw::Tensor& small, const SampleOptions& opts, int64_t done_before,
+                                int64_t total_extra) {
   if (canvas.defined() && canvas.dim() == 4) check_small(small, canvas);
   return sample_raster([&](const fw::Tensor& x) { return logits(x, small); }, cfg_.levels, canvas, known, rng,
-                       cfg_.model + " sample");
+                       cfg_.model + " sample", opts, done_before, total_extra);
 }
 
 fw::Tensor PixelNetwork::nll(const fw::Tensor& x) { return nll(x, fw::Tensor()); }
 fw::Tensor PixelNetwork::logits(const fw::Tensor& x) { return logits(x, fw::Tensor()); }
-fw::Tensor PixelNetwork::sample(const fw::Tensor& canvas, const fw::Tensor& known, fw::Rng& rng) {
-  return sample(canvas, known, rng, fw::Tensor());
+fw::Tensor PixelNetwork::sample(const fw::Tensor& canvas, const fw::Tensor& known, fw::Rng& rng,
+                                const SampleOptions& opts) {
+  return sample(canvas, known, rng, fw::Tensor(), opts);
 }
 
 }  // namespace pixelrnn

@@ -39,13 +39,15 @@ class PixelNetwork : public PixelModel {
 
   fw::Tensor nll(const fw::Tensor& x) override;     // unconditional networks only
   fw::Tensor logits(const fw::Tensor& x) override;  // unconditional networks only
-  fw::Tensor sample(const fw::Tensor& canvas, const fw::Tensor& known, fw::Rng& rng) override;
+  fw::Tensor sample(const fw::Tensor& canvas, const fw::Tensor& known, fw::Rng& rng,
+                    const SampleOptions& opts = {}) override;
 
   // Conditional versions. small: (N, C, H/f, W/f) pixel values (same convention as x); undefined for an
   // unconditional network. The outputs may depend on all of `small` (it is context) but on x only causally.
   fw::Tensor logits(const fw::Tensor& x, const fw::Tensor& small);
   fw::Tensor nll(const fw::Tensor& x, const fw::Tensor& small);
-  fw::Tensor sample(const fw::Tensor& canvas, const fw::Tensor& known, fw::Rng& rng, const fw::Tensor& small);
+  fw::Tensor sample(const fw::Tensor& canvas, const fw::Tensor& known, fw::Rng& rng, const fw::Tensor& small,
+                    const SampleOptions& opts, int64_t done_before = 0, int64_t total_extra = 0);
 
   bool conditional() const { return static_cast<bool>(condition); }
   int64_t cond_factor() const { return cond_factor_; }

@@ -13,7 +13,8 @@
 // sample(canvas, known, rng) requires canvas (N, C, H, W) of values as above and `known` of the same shape with 0/1
 //   entries (undefined = nothing known); ensures a canvas where every known element is exactly as given and every
 //   other element was drawn from the model in raster order (row by row, left to right, R then G then B), each
-//   conditioned on everything before it. Runs without building a graph; the same rng state gives the same draw.
+//   conditioned on everything before it. opts (models/sampler.h) picks the naive reference sampler or the fast one
+//   and reports progress. Runs without building a graph; the same rng state gives the same draw.
 #pragma once
 #include <memory>
 #include <string>
@@ -22,6 +23,7 @@
 #include "framework/core/rng.h"
 #include "framework/nn/module.h"
 #include "models/config.h"
+#include "models/sampler.h"
 
 namespace pixelrnn {
 
@@ -32,7 +34,8 @@ class PixelModel : public fw::nn::Module {
   fw::DType dtype() const { return dtype_; }  // of the parameters and the computation (F64 for gradient checks)
   virtual fw::Tensor nll(const fw::Tensor& x) = 0;
   virtual fw::Tensor logits(const fw::Tensor& x) = 0;
-  virtual fw::Tensor sample(const fw::Tensor& canvas, const fw::Tensor& known, fw::Rng& rng) = 0;
+  virtual fw::Tensor sample(const fw::Tensor& canvas, const fw::Tensor& known, fw::Rng& rng,
+                            const SampleOptions& opts = {}) = 0;
 
  protected:
   ModelConfig cfg_;

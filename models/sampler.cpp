@@ -26,7 +26,8 @@ void check_images(const fw::Tensor& x, int64_t channels, int64_t height, int64_t
 }
 
 fw::Tensor sample_raster(const LogitsFn& logits_fn, int64_t levels, const fw::Tensor& canvas,
-                         const fw::Tensor& known, fw::Rng& rng, const std::string& who) {
+                         const fw::Tensor& known, fw::Rng& rng, const std::string& who,
+                         const SampleOptions& opts, int64_t done_before, int64_t total_extra) {
   fw::NoGradGuard no_grad;
   if (!canvas.defined() || canvas.dim() != 4) throw fw::ShapeError(who + ": canvas must be (N, C, H, W)");
   const int64_t N = canvas.size(0), C = canvas.size(1), H = canvas.size(2), W = canvas.size(3);
@@ -79,6 +80,7 @@ fw::Tensor sample_raster(const LogitsFn& logits_fn, int64_t levels, const fw::Te
           }
           px[idx(n, c, r, j)] = static_cast<float>(value);
         }
+        if (opts.progress) opts.progress(done_before + (r * W + j) * C + c + 1, total_extra + C * H * W);
       }
   return out;
 }
