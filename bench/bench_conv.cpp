@@ -78,16 +78,10 @@ int main(int argc, char** argv) {
   Tensor y = conv2d(x, w, Tensor(), pad);     // y: (16, 64, 28, 28); also links and checks the op
   Tensor dx = Tensor::zeros(x.shape()), dw = Tensor::zeros(w.shape());
 
-  auto conv_args = [&](const Tensor& b0, const Tensor& b1, const Tensor& b2) {
-    fw_kernel_args k = kernel_args(DType::F32);
-    const int64_t ints[11] = {N, C, H, W, C, KS, KS, pad.top, pad.bottom, pad.left, pad.right};
-    std::copy(ints, ints + 11, k.i);
-    set_buffer(k, 0, b0);
-    set_buffer(k, 1, b1);
-    set_buffer(k, 2, b2);
-    return k;
-  };
-  const fw_kernel_args kf = conv_args(y, x, w), kd = conv_args(dx, dy, w), kw = conv_args(dw, dy, x);
+  const fw_conv2d_geometry geo{N, C, H, W, C, KS, KS, pad.top, pad.bottom, pad.left, pad.right};
+  const fw_conv2d_forward_params kf{buffer_of(y), buffer_of(x), buffer_of(w), {}, {}, geo};
+  const fw_conv2d_backward_data_params kd{buffer_of(dx), buffer_of(dy), buffer_of(w), {}, geo};
+  const fw_conv2d_backward_weight_params kw{buffer_of(dw), {}, buffer_of(dy), buffer_of(x), {}, geo};
 
   // Raw sgemm operands: per image A (64, 576), B (576, 784), C (64, 784), distinct B and C per image.
   std::vector<float> A(M_ * K_), B(N * K_ * P_), Cm(N * M_ * P_);
@@ -111,9 +105,9 @@ int main(int argc, char** argv) {
   std::vector<Item> items = {
       {"sgemm_gflops", sgemm_tbb, {}},
       {"sgemm_1t_gflops", sgemm_serial, {}},
-      {"conv_forward_gflops", [&] { launch(FW_CPU, FW_K_CONV2D_FORWARD, kf); }, {}},
-      {"conv_backward_data_gflops", [&] { launch(FW_CPU, FW_K_CONV2D_BACKWARD_DATA, kd); }, {}},
-      {"conv_backward_weight_gflops", [&] { launch(FW_CPU, FW_K_CONV2D_BACKWARD_WEIGHT, kw); }, {}},
+      {"conv_forward_gflops", [&] { launch(Device::CPU, DType::F32, kf); }, {}},
+      {"conv_backward_data_gflops", [&] { launch(Device::CPU, DType::F32, kd); }, {}},
+      {"conv_backward_weight_gflops", [&] { launch(Device::CPU, DType::F32, kw); }, {}},
   };
   for (int warm = 0; warm < 2; ++warm)
     for (Item& it : items) it.run();

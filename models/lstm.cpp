@@ -132,7 +132,7 @@ fw::Tensor diagonal_bilstm(const fw::Tensor& x, const LstmWeights& l2r, const Ls
   fw::Tensor a5 = fw::reshape(a, {N, 4, h, H, W});              // a5: (N, 4, h, H, W)
   fw::Tensor b5 = fw::reshape(fw::flip(b, 3), {N, 4, h, H, W});  // b5: (N, 4, h, H, W), mirrored
   fw::Tensor both = fw::reshape(fw::concat({a5, b5}, 2), {N, 8 * h, H, W});  // both: (N, 8h, H, W)
-  fw::Tensor z = fw::Tensor::zeros({4, 1, h, h, 2, 1}, l2r.w_ss.dtype());
+  fw::Tensor z = fw::Tensor::zeros({4, 1, h, h, 2, 1}, l2r.w_ss.dtype(), l2r.w_ss.device());
   fw::Tensor wl = fw::reshape(l2r.w_ss, {4, 1, h, h, 2, 1}), wr = fw::reshape(r2l.w_ss, {4, 1, h, h, 2, 1});
   fw::Tensor w_ss = fw::reshape(fw::concat({fw::concat({wl, z}, 3), fw::concat({z, wr}, 3)}, 1),
                                 {8 * h, 2 * h, 2, 1});  // w_ss: (8h, 2h, 2, 1), [[W_l, 0], [0, W_r]] per gate

@@ -22,13 +22,13 @@ ModelConfig sub_config(const ModelConfig& c, int64_t height, int64_t width) {
   return s;
 }
 
-// 1 at the positions of S (row f i, column f j), 0 elsewhere: (1, 1, H, W) in dtype.
-fw::Tensor grid_mask(int64_t H, int64_t W, int64_t f, fw::DType dtype) {
+// 1 at the positions of S (row f i, column f j), 0 elsewhere: (1, 1, H, W) in dtype, on device.
+fw::Tensor grid_mask(int64_t H, int64_t W, int64_t f, fw::DType dtype, fw::Device device) {
   std::vector<double> m(static_cast<size_t>(H * W), 0.0);
   for (int64_t r = 0; r < H; r += f)
     for (int64_t c = 0; c < W; c += f) m[r * W + c] = 1.0;
   fw::Tensor t = fw::Tensor::from_vector({1, 1, H, W}, m);
-  return dtype == fw::DType::F64 ? t : t.to(dtype);
+  return (dtype == fw::DType::F64 ? t : t.to(dtype)).detach().to_device(device);
 }
 
 // The inverse placement of subsample: s: (N, C, H/f, W/f) -> (N, C, H, W), s at the positions of S, 0 elsewhere.
@@ -36,8 +36,8 @@ fw::Tensor place(const fw::Tensor& s, int64_t f) {
   const int64_t N = s.size(0), C = s.size(1), h = s.size(2), w = s.size(3);
   if (f == 1) return s;
   fw::Tensor y = fw::reshape(s, {N, C, h, 1, w, 1});                                        // (N, C, h, 1, w, 1)
-  y = fw::concat({y, fw::Tensor::zeros({N, C, h, 1, w, f - 1}, s.dtype())}, 5);            // (N, C, h, 1, w, f)
-  y = fw::concat({y, fw::Tensor::zeros({N, C, h, f - 1, w, f}, s.dtype())}, 3);            // (N, C, h, f, w, f)
+  y = fw::concat({y, fw::Tensor::zeros({N, C, h, 1, w, f - 1}, s.dtype(), s.device())}, 5);            // (N, C, h, 1, w, f)
+  y = fw::concat({y, fw::Tensor::zeros({N, C, h, f - 1, w, f}, s.dtype(), s.device())}, 3);            // (N, C, h, f, w, f)
   return fw::reshape(y, {N, C, h * f, w * f});                                              // (N, C, H, W)
 }
 
@@ -73,7 +73,7 @@ fw::Tensor MultiScalePixelRNN::nll(const fw::Tensor& x) {
   fw::Tensor xs = subsample(x, factor_);  // xs: (N, C, H/f, W/f)
   fw::Tensor small_nll = small->nll(xs);  // (N, C, H/f, W/f)
   fw::Tensor large_nll = large->nll(x, xs);  // (N, C, H, W)
-  fw::Tensor on_grid = grid_mask(cfg_.height, cfg_.width, factor_, dtype_);  // (1, 1, H, W)
+  fw::Tensor on_grid = grid_mask(cfg_.height, cfg_.width, factor_, dtype_, x.device());  // (1, 1, H, W)
   fw::Tensor off_grid = fw::add_scalar(fw::neg(on_grid), 1.0);
   return fw::add(fw::mul(large_nll, off_grid), place(small_nll, factor_));  // (N, C, H, W)
 }
@@ -96,7 +96,7 @@ fw::Tensor MultiScalePixelRNN::sample(const fw::Tensor& canvas, const fw::Tensor
     small_opts.progress = [&](int64_t done, int64_t) { opts.progress(done, small_total + large_total); };
   fw::Tensor s = small->sample(subsample(c32, factor_), small_known, rng, small_opts);  // s: (N, C, H/f, W/f)
   // 2. Write it into the canvas at S and mark those elements known; draw the rest with the large network.
-  fw::Tensor on_grid = grid_mask(cfg_.height, cfg_.width, factor_, fw::DType::F32);  // (1, 1, H, W)
+  fw::Tensor on_grid = grid_mask(cfg_.height, cfg_.width, factor_, fw::DType::F32, canvas.device());  // (1, 1, H, W)
   fw::Tensor off_grid = fw::add_scalar(fw::neg(on_grid), 1.0);
   fw::Tensor big = fw::add(fw::mul(c32, off_grid), place(s, factor_));  // (N, C, H, W)
   fw::Tensor big_known = known.defined() ? (known.dtype() == fw::DType::F32 ? known : known.to(fw::DType::F32))

@@ -1,5 +1,5 @@
 // tests/gradcheck.h: central finite differences in float64 against the autograd gradient, and the registry
-// that ties gradient checks to framework/ops/op_table.h.
+// that ties gradient checks to framework/ops/families.h.
 //
 // check_gradients(op, f, inputs): inputs are F64 leaves; f maps them to any tensor y. The scalar checked is
 // L = sum(y * R) with a fixed random R, so every output element's gradient is exercised. For each input element

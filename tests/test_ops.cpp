@@ -1,4 +1,4 @@
-// tests/test_ops.cpp: every op in framework/ops/op_table.h has a gradient check (tests/grad_*.cpp) and a line in
+// tests/test_ops.cpp: every op in framework/ops/families.h has a gradient check (tests/grad_*.cpp) and a line in
 // docs/ops.md; then all the checks run, one doctest subcase per op.
 #include <doctest/doctest.h>
 
@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "framework/ops/op_table.h"
+#include "framework/ops/families.h"
 #include "tests/gradcheck.h"
 
 namespace {
@@ -29,7 +29,7 @@ TEST_CASE("every op in the op table has a gradient check") {
   for (const auto& [name, fn] : gradcheck::registry()) {
     bool listed = false;
     for (const auto& op : kOps) listed = listed || name == op.name;
-    INFO("GRADCHECK(" << name << ") names no op in framework/ops/op_table.h");
+    INFO("GRADCHECK(" << name << ") names no op in framework/ops/families.h");
     CHECK(listed);
   }
 }

@@ -1,8 +1,9 @@
-// framework/backend/backend.cpp: the backend registry, the CPU reference table and plugin loading.
+// framework/backend/backend.cpp: the backend registry, the CPU reference table built from the kernel list,
+// the CPU fallback, and plugin loading.
 #include "framework/backend/backend.h"
-#include "framework/backend/cpu_kernels.h"
 
 #include <dlfcn.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -11,20 +12,23 @@
 namespace fw {
 namespace {
 
-CpuKernelFn& cpu_slot(int32_t id) {
-  static CpuKernelFn table[FW_K_COUNT] = {};
-  return table[id];
-}
+#define FW_KERNEL_INFO(ID, name, P, last, writes) \
+  {#name, sizeof(P), FW_NUM_BUFFERS(P, last), static_cast<uint32_t>(writes)},
+const KernelInfo kKernels[FW_K_COUNT] = {FW_KERNEL_LIST(FW_KERNEL_INFO)};
+#undef FW_KERNEL_INFO
 
-int cpu_supports(int32_t id, int32_t dtype) {
-  ensure_cpu_kernels();
-  if (id < 0 || id >= FW_K_COUNT) return 0;
-  if (dtype != FW_F32 && dtype != FW_F64) return 0;
-  return cpu_slot(id) != nullptr;
+int cpu_supports(int32_t id, int32_t dtype, const void* params) {
+  return id >= 0 && id < FW_K_COUNT && (dtype == FW_F32 || dtype == FW_F64) && params != nullptr;
 }
-int cpu_run(int32_t id, const fw_kernel_args* a) {
-  if (!cpu_supports(id, a->dtype)) return FW_ERR_UNSUPPORTED;
-  return cpu_slot(id)(a);
+int cpu_run(int32_t id, int32_t dtype, const void* params) {
+  if (!cpu_supports(id, dtype, params)) return FW_ERR_UNSUPPORTED;
+  switch (id) {
+#define FW_CPU_CASE(ID, name, P, last, writes) \
+  case FW_K_##ID: return cpu_##name(dtype, static_cast<const P*>(params));
+    FW_KERNEL_LIST(FW_CPU_CASE)
+#undef FW_CPU_CASE
+    default: return FW_ERR_UNSUPPORTED;
+  }
 }
 void* cpu_alloc(size_t bytes) {
   // 64-byte alignment for vector loads; at least one cache line so a zero-size tensor still has a pointer.
@@ -38,44 +42,80 @@ int cpu_copy(void* dst, const void* src, size_t bytes) {
 }
 int cpu_sync() { return FW_OK; }
 
-const fw_backend_v1 kCpu = {FW_BACKEND_ABI_VERSION, "cpu", FW_CPU, cpu_supports, cpu_run, cpu_alloc,
+const fw_backend_v2 kCpu = {FW_BACKEND_ABI_VERSION, "cpu", FW_CPU, cpu_supports, cpu_run, cpu_alloc,
                             cpu_free, cpu_copy, cpu_copy, cpu_sync};
 
 std::mutex g_mu;
-const fw_backend_v1* g_plugins[2] = {nullptr, nullptr};
+const fw_backend_v2* g_plugins[2] = {nullptr, nullptr};
+
+[[noreturn]] void fail(const std::string& what) { throw BackendError(what); }
+
+// The CPU fallback: the kernel's parameters with each buffer replaced by a host copy. Buffers given twice (same
+// pointer) share one host copy; each written buffer is copied back exactly once.
+void run_on_host_copies(const fw_backend_v2* be, fw_kernel_id id, DType dtype, const void* params) {
+  const KernelInfo& k = kKernels[id];
+  std::vector<unsigned char> host_params(k.params_size);
+  std::memcpy(host_params.data(), params, k.params_size);
+  auto* dev_bufs = static_cast<const fw_buffer*>(params);                      // the leading buffer fields
+  auto* host_bufs = reinterpret_cast<fw_buffer*>(host_params.data());          // the same fields, host side
+  struct Copy {
+    void* dev;
+    size_t bytes;
+    std::vector<unsigned char> host;
+    bool written;
+  };
+  std::vector<Copy> copies;
+  std::vector<int> copy_of(k.num_buffers, -1);
+  for (size_t i = 0; i < k.num_buffers; ++i) {
+    if (!dev_bufs[i].ptr) continue;
+    int c = -1;
+    for (size_t j = 0; j < copies.size(); ++j)
+      if (copies[j].dev == dev_bufs[i].ptr) c = static_cast<int>(j);
+    if (c < 0) {
+      copies.push_back({dev_bufs[i].ptr, 0, {}, false});
+      c = static_cast<int>(copies.size()) - 1;
+    }
+    copies[c].bytes = std::max(copies[c].bytes, dev_bufs[i].bytes);
+    copies[c].written = copies[c].written || ((k.writes >> i) & 1u);
+    copy_of[i] = c;
+  }
+  for (Copy& c : copies) {
+    c.host.resize(c.bytes ? c.bytes : 1);
+    if (be->copy_to_host(c.host.data(), c.dev, c.bytes) != FW_OK)
+      fail(std::string("kernel ") + k.name + ": copy to the host failed on backend " + be->name);
+  }
+  for (size_t i = 0; i < k.num_buffers; ++i)
+    if (copy_of[i] >= 0) host_bufs[i].ptr = copies[copy_of[i]].host.data();
+  const int rc = cpu_run(id, static_cast<int32_t>(dtype), host_params.data());
+  if (rc != FW_OK)
+    fail(std::string("kernel ") + k.name + " failed in the CPU fallback for backend " + be->name + " (code " +
+         std::to_string(rc) + ")");
+  for (Copy& c : copies)
+    if (c.written && be->copy_from_host(c.dev, c.host.data(), c.bytes) != FW_OK)
+      fail(std::string("kernel ") + k.name + ": copy from the host failed on backend " + be->name);
+}
 
 }  // namespace
 
-void ensure_cpu_kernels() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-#define FW_CALL_REGISTER(family) register_##family##_cpu_kernels();
-    FW_CPU_KERNEL_FAMILIES(FW_CALL_REGISTER)
-#undef FW_CALL_REGISTER
-  });
-}
+const fw_backend_v2* cpu_backend() { return &kCpu; }
 
-bool register_cpu_kernel(fw_kernel_id id, CpuKernelFn fn) {
-  cpu_slot(id) = fn;
-  return true;
-}
-
-const fw_backend_v1* cpu_backend() { return &kCpu; }
-
-const fw_backend_v1* backend_for(fw_device device) {
+const fw_backend_v2* backend_for(fw_device device) {
   if (device == FW_CPU) return &kCpu;
   std::lock_guard<std::mutex> lk(g_mu);
   return (device >= 0 && device < 2) ? g_plugins[device] : nullptr;
 }
 
-void register_backend(const fw_backend_v1* t) {
-  if (!t) throw BackendError("register_backend: null table");
+void register_backend(const fw_backend_v2* t) {
+  if (!t) fail("register_backend: null table");
+  const std::string name = t->name ? t->name : "?";
   if (t->abi_version != FW_BACKEND_ABI_VERSION)
-    throw BackendError(std::string("register_backend: backend '") + (t->name ? t->name : "?") +
-                       "' has ABI version " + std::to_string(t->abi_version) + ", expected " +
-                       std::to_string(FW_BACKEND_ABI_VERSION));
-  if (t->device == FW_CPU) throw BackendError("register_backend: the CPU backend is built in");
-  if (t->device < 0 || t->device >= 2) throw BackendError("register_backend: unknown device id");
+    fail("register_backend: backend '" + name + "' was built for backend ABI version " +
+         std::to_string(t->abi_version) + "; this framework has version " + std::to_string(FW_BACKEND_ABI_VERSION));
+  if (t->device == FW_CPU) fail("register_backend: backend '" + name + "': the CPU backend is built in");
+  if (t->device < 0 || t->device >= 2) fail("register_backend: backend '" + name + "': unknown device id");
+  if (!t->supports || !t->run || !t->alloc || !t->free || !t->copy_to_host || !t->copy_from_host ||
+      !t->synchronize)
+    fail("register_backend: backend '" + name + "' leaves a function of its table null");
   std::lock_guard<std::mutex> lk(g_mu);
   g_plugins[t->device] = t;
 }
@@ -87,49 +127,43 @@ void unregister_backend(fw_device device) {
 
 void load_backend_plugin(const std::string& path) {
   void* h = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (!h) throw BackendError("load_backend_plugin: cannot open '" + path + "': " + dlerror());
-  auto fn = reinterpret_cast<fw_backend_register_v1_fn>(dlsym(h, "fw_backend_register_v1"));
+  if (!h) fail("load_backend_plugin: cannot open '" + path + "': " + dlerror());
+  auto fn = reinterpret_cast<fw_backend_register_v2_fn>(dlsym(h, "fw_backend_register_v2"));
   if (!fn) {
+    const bool v1 = dlsym(h, "fw_backend_register_v1") != nullptr;
     dlclose(h);
-    throw BackendError("load_backend_plugin: '" + path + "' does not export fw_backend_register_v1");
+    if (v1)
+      fail("load_backend_plugin: '" + path + "' was built for backend ABI version 1; this framework has version " +
+           std::to_string(FW_BACKEND_ABI_VERSION) + " (rebuild the plugin against framework/backend/backend_abi.h)");
+    fail("load_backend_plugin: '" + path + "' does not export fw_backend_register_v2");
   }
-  const fw_backend_v1* t = fn();
-  if (!t) throw BackendError("load_backend_plugin: '" + path + "' returned no backend (no device?)");
+  const fw_backend_v2* t = fn();
+  if (!t) fail("load_backend_plugin: '" + path + "' returned no backend (no device?)");
   register_backend(t);
 }
 
-const char* kernel_name(int32_t id) {
-  static const char* names[FW_K_COUNT] = {"fill",   "copy_strided",    "unary",
-                                          "unary_backward", "binary", "gemm",
-                                          "conv2d_forward", "conv2d_backward_data",
-                                          "conv2d_backward_weight", "sum_dim",
-                                          "copy_block", "softmax", "bce_logits"};
-  return (id >= 0 && id < FW_K_COUNT && names[id]) ? names[id] : "unknown";
+const KernelInfo* kernel_info(int32_t id) { return id >= 0 && id < FW_K_COUNT ? &kKernels[id] : nullptr; }
+const char* kernel_name(int32_t id) { return id >= 0 && id < FW_K_COUNT ? kKernels[id].name : "unknown"; }
+
+void launch_kernel(fw_device device, fw_kernel_id id, DType dtype, const void* params) {
+  const int32_t dt = static_cast<int32_t>(dtype);
+  const fw_backend_v2* be = backend_for(device);
+  if (be && be->supports(id, dt, params)) {
+    const int rc = be->run(id, dt, params);
+    if (rc == FW_OK) return;
+    fail(std::string("kernel ") + kernel_name(id) + " failed on backend " + be->name + " (code " +
+         std::to_string(rc) + (rc == FW_ERR_INVALID ? ": invalid arguments)" : ")"));
+  }
+  if (device == FW_CPU) fail(std::string("kernel ") + kernel_name(id) + ": the CPU backend cannot run it");
+  if (!be) fail(std::string("kernel ") + kernel_name(id) + ": no backend loaded for device " + std::to_string(device));
+  run_on_host_copies(be, id, dtype, params);
 }
 
-void launch(fw_device device, fw_kernel_id id, const fw_kernel_args& args) {
-  const fw_backend_v1* be = backend_for(device);
-  if (be && be->supports(id, args.dtype)) {
-    int rc = be->run(id, &args);
-    if (rc == FW_OK) return;
-    throw BackendError(std::string("kernel ") + kernel_name(id) + " failed on backend " + be->name +
-                       " (code " + std::to_string(rc) + ")");
-  }
-  if (device == FW_CPU) throw BackendError(std::string("kernel ") + kernel_name(id) + " has no CPU implementation");
-  if (!be) throw BackendError(std::string("kernel ") + kernel_name(id) + ": no backend loaded for the device");
-  // Fallback: run the CPU reference on host copies of every buffer, then copy them all back.
-  fw_kernel_args host = args;
-  std::vector<std::vector<unsigned char>> tmp(FW_KERNEL_MAX_BUFFERS);
-  for (int k = 0; k < FW_KERNEL_MAX_BUFFERS; ++k) {
-    if (!args.b[k]) continue;
-    tmp[k].resize(args.bytes[k]);
-    be->copy_to_host(tmp[k].data(), args.b[k], args.bytes[k]);
-    host.b[k] = tmp[k].data();
-  }
-  int rc = cpu_run(id, &host);
-  if (rc != FW_OK) throw BackendError(std::string("kernel ") + kernel_name(id) + " failed in CPU fallback");
-  for (int k = 0; k < FW_KERNEL_MAX_BUFFERS; ++k)
-    if (args.b[k]) be->copy_from_host(args.b[k], tmp[k].data(), args.bytes[k]);
+fw_buffer buffer_of(const Tensor& t) {
+  if (!t.defined()) return {nullptr, 0};
+  const size_t bytes = t.is_contiguous() ? static_cast<size_t>(t.numel()) * dtype_size(t.dtype())
+                                         : t.storage_bytes_from_offset();
+  return {t.raw_data(), bytes};
 }
 
 }  // namespace fw

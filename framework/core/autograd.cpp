@@ -57,7 +57,7 @@ void run_backward(const Tensor& root, const Tensor& grad_out) {
   if (!g0.defined()) {
     if (root.numel() != 1)
       throw ShapeError("backward: root " + root.str() + " is not a scalar; pass grad_out");
-    g0 = Tensor::ones(root.shape(), root.dtype());
+    g0 = Tensor::ones(root.shape(), root.dtype(), root.device());
   } else if (g0.shape() != root.shape()) {
     throw ShapeError("backward: grad_out " + shape_str(g0.shape()) + " does not match root " +
                      shape_str(root.shape()));

@@ -62,14 +62,48 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   impl->dtype = dtype;
   return Tensor(std::move(impl));
 }
-Tensor Tensor::full(const Shape& shape, double value, DType dtype) {
-  Tensor t = empty(shape, dtype);
+Tensor Tensor::full(const Shape& shape, double value, DType dtype, Device device) {
+  Tensor t = empty(shape, dtype, device);
   t.fill_(value);
   return t;
 }
-Tensor Tensor::zeros(const Shape& shape, DType dtype) { return full(shape, 0.0, dtype); }
-Tensor Tensor::ones(const Shape& shape, DType dtype) { return full(shape, 1.0, dtype); }
-Tensor Tensor::scalar(double value, DType dtype) { return full({}, value, dtype); }
+Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device) { return full(shape, 0.0, dtype, device); }
+Tensor Tensor::ones(const Shape& shape, DType dtype, Device device) { return full(shape, 1.0, dtype, device); }
+Tensor Tensor::scalar(double value, DType dtype, Device device) { return full({}, value, dtype, device); }
+
+void Tensor::to_device_(Device d) {
+  require_defined("to_device_");
+  if (impl_->grad_fn) throw ShapeError("to_device_: tensor " + str() + " is part of a graph");
+  if (device() == d) return;
+  Tensor moved = to_device(d);
+  impl_->storage = moved.impl_->storage;
+  impl_->strides = moved.impl_->strides;
+  impl_->offset = 0;
+  impl_->grad.reset();
+}
+
+Tensor Tensor::to_device(Device d) const {
+  require_defined("to_device");
+  if (device() == d) return *this;
+  Tensor src = detach().contiguous();
+  Tensor out = empty(shape(), dtype(), d);
+  const size_t bytes = static_cast<size_t>(numel()) * dtype_size(dtype());
+  if (bytes == 0) return out;
+  std::vector<unsigned char> host;
+  const void* from = src.raw_data();
+  if (src.device() != Device::CPU) {  // device -> host
+    host.resize(bytes);
+    if (src.impl_->storage->backend->copy_to_host(host.data(), from, bytes) != FW_OK)
+      throw BackendError(std::string("to_device: copy to the host failed on backend ") +
+                         src.impl_->storage->backend->name);
+    from = host.data();
+  }
+  const fw_backend_v2* be = out.impl_->storage->backend;
+  const int rc = d == Device::CPU ? (std::memcpy(out.raw_data(), from, bytes), FW_OK)
+                                  : be->copy_from_host(out.raw_data(), from, bytes);
+  if (rc != FW_OK) throw BackendError(std::string("to_device: copy from the host failed on backend ") + be->name);
+  return out;
+}
 
 Tensor Tensor::from_vector(const Shape& shape, const std::vector<float>& v) {
   if (shape_numel(shape) != static_cast<int64_t>(v.size()))
@@ -137,7 +171,8 @@ bool Tensor::is_contiguous() const {
 }
 std::string Tensor::str() const {
   if (!impl_) return "undefined";
-  return std::string(dtype_name(impl_->dtype)) + shape_str(impl_->shape);
+  std::string s = std::string(dtype_name(impl_->dtype)) + shape_str(impl_->shape);
+  return impl_->storage->device == Device::CPU ? s : s + "@" + impl_->storage->backend->name;
 }
 
 void* Tensor::raw_data() const {
@@ -158,7 +193,7 @@ template <> double* Tensor::data<double>() const {
 
 std::vector<double> Tensor::to_vector() const {
   require_defined("to_vector");
-  if (device() != Device::CPU) throw ShapeError("to_vector: tensor is not on the CPU");
+  if (device() != Device::CPU) return to_device(Device::CPU).to_vector();
   Tensor c = is_contiguous() ? *this : detach().contiguous();
   int64_t n = c.numel();
   std::vector<double> out(static_cast<size_t>(n));
@@ -192,12 +227,14 @@ static int64_t linear_index(const TensorImpl& t, std::initializer_list<int64_t> 
 }
 double Tensor::at(std::initializer_list<int64_t> index) const {
   require_defined("at");
+  if (device() != Device::CPU) throw ShapeError("at: tensor " + str() + " is not on the CPU; use to_vector()");
   int64_t off = linear_index(*impl_, index, "at");
   if (impl_->dtype == DType::F32) return static_cast<const float*>(impl_->storage->data)[off];
   return static_cast<const double*>(impl_->storage->data)[off];
 }
 void Tensor::set(std::initializer_list<int64_t> index, double v) {
   require_defined("set");
+  if (device() != Device::CPU) throw ShapeError("set: tensor " + str() + " is not on the CPU");
   int64_t off = linear_index(*impl_, index, "set");
   if (impl_->dtype == DType::F32) static_cast<float*>(impl_->storage->data)[off] = static_cast<float>(v);
   else static_cast<double*>(impl_->storage->data)[off] = v;
@@ -249,31 +286,13 @@ void Tensor::copy_(const Tensor& src) {
   require_defined("copy_");
   if (impl_->grad_fn) throw ShapeError("copy_: in-place write into a non-leaf tensor " + str());
   if (src.shape() != shape()) throw ShapeError("copy_: source " + src.str() + " into " + str());
-  copy_into(*this, src);
+  copy_into(*this, src.device() == device() ? src : src.to_device(device()));
 }
 void Tensor::fill_(double value) {
   require_defined("fill_");
   if (impl_->grad_fn) throw ShapeError("fill_: in-place write into a non-leaf tensor " + str());
   if (!is_contiguous()) throw ShapeError("fill_: tensor " + str() + " is not contiguous");
-  fw_kernel_args a = kernel_args(dtype());
-  set_buffer(a, 0, *this);
-  a.i[0] = numel();
-  a.s[0] = value;
-  launch(device_of(*this), FW_K_FILL, a);
+  launch(device(), dtype(), fw_fill_params{buffer_of(*this), numel(), value});
 }
-
-fw_kernel_args kernel_args(DType dtype) {
-  fw_kernel_args a;
-  std::memset(&a, 0, sizeof(a));
-  a.dtype = static_cast<int32_t>(dtype);
-  return a;
-}
-void set_buffer(fw_kernel_args& a, int slot, const Tensor& t) {
-  if (!t.defined()) { a.b[slot] = nullptr; a.bytes[slot] = 0; return; }
-  a.b[slot] = t.raw_data();
-  a.bytes[slot] = t.is_contiguous() ? static_cast<size_t>(t.numel()) * dtype_size(t.dtype())
-                                    : t.storage_bytes_from_offset();
-}
-fw_device device_of(const Tensor& t) { return static_cast<fw_device>(t.device()); }
 
 }  // namespace fw

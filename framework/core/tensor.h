@@ -39,7 +39,7 @@ struct Storage {
   void* data = nullptr;
   size_t bytes = 0;
   Device device = Device::CPU;
-  const fw_backend_v1* backend = nullptr;  // the backend that allocated data; it also frees it
+  const fw_backend_v2* backend = nullptr;  // the backend that allocated data; it also frees it
   Storage(size_t bytes, Device device);
   ~Storage();
   Storage(const Storage&) = delete;
@@ -64,12 +64,12 @@ class Tensor {
 
   // Creation. All return contiguous tensors that do not require grad.
   static Tensor empty(const Shape& shape, DType dtype = DType::F32, Device device = Device::CPU);
-  static Tensor zeros(const Shape& shape, DType dtype = DType::F32);
-  static Tensor ones(const Shape& shape, DType dtype = DType::F32);
-  static Tensor full(const Shape& shape, double value, DType dtype = DType::F32);
+  static Tensor zeros(const Shape& shape, DType dtype = DType::F32, Device device = Device::CPU);
+  static Tensor ones(const Shape& shape, DType dtype = DType::F32, Device device = Device::CPU);
+  static Tensor full(const Shape& shape, double value, DType dtype = DType::F32, Device device = Device::CPU);
   static Tensor from_vector(const Shape& shape, const std::vector<float>& values);   // F32
   static Tensor from_vector(const Shape& shape, const std::vector<double>& values);  // F64
-  static Tensor scalar(double value, DType dtype = DType::F32);
+  static Tensor scalar(double value, DType dtype = DType::F32, Device device = Device::CPU);
   // A view over existing storage (used by views and kernels); checks the extent fits the storage.
   static Tensor view_of(const Tensor& base, const Shape& shape, const Shape& strides, int64_t offset);
 
@@ -85,15 +85,16 @@ class Tensor {
   bool is_contiguous() const;
   std::string str() const;  // "f32(2, 3)"
 
-  // Pointer to element 0 of this view; T must match dtype.
+  // Pointer to element 0 of this view; T must match dtype. On a non-CPU device this is a device pointer: read
+  // such tensors with to_vector() / item(), or move them with to_device().
   template <class T> T* data() const;
   void* raw_data() const;
   size_t storage_bytes_from_offset() const;
 
-  double item() const;  // requires numel() == 1
-  double at(std::initializer_list<int64_t> index) const;
-  void set(std::initializer_list<int64_t> index, double value);  // writes data directly, no graph
-  std::vector<double> to_vector() const;  // in row-major order, any layout
+  double item() const;  // requires numel() == 1; any device
+  double at(std::initializer_list<int64_t> index) const;          // CPU tensors
+  void set(std::initializer_list<int64_t> index, double value);  // CPU tensors; writes directly, no graph
+  std::vector<double> to_vector() const;  // in row-major order, any layout, any device (copied to the host)
   std::vector<float> to_float_vector() const;
 
   // Autograd.
@@ -110,6 +111,12 @@ class Tensor {
   Tensor clone() const;       // contiguous copy; recorded in the graph
   Tensor contiguous() const;  // this if contiguous, else clone()
   Tensor to(DType dtype) const;  // copy converted; recorded in the graph
+  // A contiguous copy on `device` (this itself when already there), through the backends' host copies. Not
+  // recorded in the graph: use it for parameters (nn::Module::to_device), batches and results.
+  Tensor to_device(Device device) const;
+  // In place: this tensor's data moves to `device` (every handle to it sees the move; views made earlier keep
+  // the old storage). For leaves outside any graph: parameters and buffers (nn::Module::to_device). Drops grad.
+  void to_device_(Device device);
 
   // In-place, outside the graph (optimizers, initializers). Throw on a tensor with grad_fn.
   void copy_(const Tensor& src);
@@ -122,10 +129,5 @@ class Tensor {
   void require_defined(const char* what) const;
   std::shared_ptr<TensorImpl> impl_;
 };
-
-// Kernel-argument helpers for op implementations.
-fw_kernel_args kernel_args(DType dtype);
-void set_buffer(fw_kernel_args& a, int slot, const Tensor& t);  // t must be contiguous
-fw_device device_of(const Tensor& t);
 
 }  // namespace fw

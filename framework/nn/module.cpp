@@ -105,4 +105,9 @@ int64_t Module::num_parameters() const {
   return n;
 }
 
+void Module::to_device(Device device) {
+  for (auto& [name, t] : named_parameters()) Tensor(t).to_device_(device);
+  for (auto& [name, t] : named_buffers()) Tensor(t).to_device_(device);
+}
+
 }  // namespace fw::nn

@@ -25,6 +25,9 @@ class Module {
   NamedTensors named_buffers() const;
   void zero_grad();
   int64_t num_parameters() const;  // total elements
+  // Moves every parameter and buffer to `device` in place (Tensor::to_device_): handles held by layers see the
+  // move. Call before building an optimizer; gradients are dropped.
+  void to_device(Device device);
   // Dotted path of this module from its root ("" for a root or a module not yet registered as a child); kept up
   // to date when it (or an ancestor) is registered. Used in error messages.
   const std::string& path() const { return path_; }

@@ -17,8 +17,6 @@
 // Scratch: the (K, P) column buffer is thread-local and grows to the largest call (no allocation per call).
 #include "framework/ops/conv.h"
 
-#include <cblas.h>
-
 #include <algorithm>
 #include <cstring>
 #include <memory>
@@ -29,7 +27,7 @@
 #include <tbb/parallel_for.h>
 
 #include "framework/backend/backend.h"
-#include "framework/backend/cpu_kernels.h"
+#include "framework/ops/blas.h"
 #include "framework/core/autograd.h"
 #include "framework/core/parallel.h"
 
@@ -39,17 +37,16 @@ namespace {
 constexpr int64_t kWeightChunks = 8;       // fixed batch chunks of the weight gradient
 constexpr double kMinTaskFlops = 2.0e5;    // below this per task, TBB scheduling costs more than it saves
 
-// Convolution geometry from the kernel arguments (layout in backend_abi.h).
+// Convolution geometry from the kernel parameters (framework/ops/conv.h).
 struct ConvDims {
   int64_t N, Ci, H, W, Co, KH, KW, pt, pb, pl, pr;
   int64_t Ho, Wo, K, P;  // derived: output size, GEMM inner dim Ci*KH*KW, pixels per output plane
   bool direct;           // 1x1, no padding: cols == x[n]
 };
-bool dims_from_args(const fw_kernel_args* k, ConvDims& d) {
-  d = {k->i[0], k->i[1], k->i[2], k->i[3], k->i[4], k->i[5], k->i[6], k->i[7], k->i[8], k->i[9], k->i[10],
-       0, 0, 0, 0, false};
-  for (int s = 0; s <= 10; ++s)
-    if (k->i[s] < 0) return false;
+bool dims_from(const fw_conv2d_geometry& g, ConvDims& d) {
+  d = {g.N, g.Ci, g.H, g.W, g.Co, g.KH, g.KW, g.pad_top, g.pad_bottom, g.pad_left, g.pad_right, 0, 0, 0, 0, false};
+  for (int64_t v : {g.N, g.Ci, g.H, g.W, g.Co, g.KH, g.KW, g.pad_top, g.pad_bottom, g.pad_left, g.pad_right})
+    if (v < 0) return false;
   d.Ho = d.H + d.pt + d.pb - d.KH + 1;
   d.Wo = d.W + d.pl + d.pr - d.KW + 1;
   if (d.KH < 1 || d.KW < 1 || d.Ho < 1 || d.Wo < 1) return false;
@@ -59,19 +56,7 @@ bool dims_from_args(const fw_kernel_args* k, ConvDims& d) {
   return true;
 }
 
-// Row-major GEMM on raw pointers: C (M, N) = alpha op(A) op(B) + beta C.
-// Leading dimensions are at least 1, as BLAS requires even when a dimension is 0.
-inline int ld(int64_t v) { return static_cast<int>(std::max<int64_t>(1, v)); }
-inline void blas_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
-                      const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, int(M), int(N),
-              int(K), alpha, A, ld(lda), B, ld(ldb), beta, C, ld(ldc));
-}
-inline void blas_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const double* A,
-                      int64_t lda, const double* B, int64_t ldb, double beta, double* C, int64_t ldc) {
-  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, int(M), int(N),
-              int(K), alpha, A, ld(lda), B, ld(ldb), beta, C, ld(ldc));
-}
+using blas::gemm;  // framework/ops/blas.h: row-major C = alpha op(A) op(B) + beta C with leading dimensions
 
 // Thread-local column buffer of at least n elements. Only used inside one task body, which never waits on TBB,
 // so no other task can run on this thread while the buffer is live.
@@ -159,7 +144,7 @@ void conv2d_forward(T* y, const T* x, const T* w, const T* bias, const T* mask, 
       }
       if (bias)
         for (int64_t o = 0; o < d.Co; ++o) std::fill(yn + o * d.P, yn + (o + 1) * d.P, bias[o]);
-      blas_gemm(false, false, d.Co, d.P, d.K, T(1), we, d.K, cols, d.P, bias ? T(1) : T(0), yn, d.P);
+      gemm(false, false, d.Co, d.P, d.K, T(1), we, d.K, cols, d.P, bias ? T(1) : T(0), yn, d.P);
     }
   });
 }
@@ -174,11 +159,11 @@ template <class T> void conv2d_backward_data(T* dx, const T* dy, const T* w, con
       T* dxn = dx + n * d.Ci * d.H * d.W;  // dxn: (Ci, H, W)
       const T* dyn = dy + n * d.Co * d.P;  // dyn: (Co, P)
       if (d.direct) {                      // dxn (Ci, HW) += w_eff^T (Ci, Co) dyn (Co, HW)
-        blas_gemm(true, false, d.K, d.P, d.Co, T(1), we, d.K, dyn, d.P, T(1), dxn, d.P);
+        gemm(true, false, d.K, d.P, d.Co, T(1), we, d.K, dyn, d.P, T(1), dxn, d.P);
         continue;
       }
       T* cols = cols_scratch<T>(static_cast<size_t>(d.K * d.P));  // cols: (K, P)
-      blas_gemm(true, false, d.K, d.P, d.Co, T(1), we, d.K, dyn, d.P, T(0), cols, d.P);
+      gemm(true, false, d.K, d.P, d.Co, T(1), we, d.K, dyn, d.P, T(0), cols, d.P);
       col2im_add(cols, dxn, d);
     }
   });
@@ -210,7 +195,7 @@ void conv2d_backward_weight(T* dw, const T* dy, const T* x, T* dbias, const T* m
             cols = buf;
           }
           const bool first = n == chunk_begin(c);
-          blas_gemm(false, true, d.Co, d.K, d.P, T(1), dyn, d.P, cols, d.P, first ? T(0) : T(1), pw, d.K);
+          gemm(false, true, d.Co, d.K, d.P, T(1), dyn, d.P, cols, d.P, first ? T(0) : T(1), pw, d.K);
         }
         for (int64_t o = 0; o < bn; ++o) {
           T s = 0;
@@ -244,51 +229,43 @@ void conv2d_backward_weight(T* dw, const T* dy, const T* x, T* dbias, const T* m
   }
 }
 
-// ---- kernel entry points (argument layout in backend_abi.h).
-template <class T> const T* arg_in(const fw_kernel_args* k, int s) { return static_cast<const T*>(k->b[s]); }
-template <class T> T* arg_out(const fw_kernel_args* k, int s) { return static_cast<T*>(k->b[s]); }
+template <class T> const T* in(const fw_buffer& b) { return static_cast<const T*>(b.ptr); }
+template <class T> T* out(const fw_buffer& b) { return static_cast<T*>(b.ptr); }
 
-int k_conv2d_forward(const fw_kernel_args* k) {
-  ConvDims d;
-  if (!dims_from_args(k, d) || !k->b[0] || !k->b[1] || !k->b[2]) return FW_ERR_INVALID;
-  init_thread_policy();
-  if (k->dtype == FW_F32)
-    conv2d_forward(arg_out<float>(k, 0), arg_in<float>(k, 1), arg_in<float>(k, 2), arg_in<float>(k, 3),
-                   arg_in<float>(k, 4), d);
-  else
-    conv2d_forward(arg_out<double>(k, 0), arg_in<double>(k, 1), arg_in<double>(k, 2), arg_in<double>(k, 3),
-                   arg_in<double>(k, 4), d);
-  return FW_OK;
-}
-int k_conv2d_backward_data(const fw_kernel_args* k) {
-  ConvDims d;
-  if (!dims_from_args(k, d) || !k->b[0] || !k->b[1] || !k->b[2]) return FW_ERR_INVALID;
-  init_thread_policy();
-  if (k->dtype == FW_F32)
-    conv2d_backward_data(arg_out<float>(k, 0), arg_in<float>(k, 1), arg_in<float>(k, 2), arg_in<float>(k, 4), d);
-  else
-    conv2d_backward_data(arg_out<double>(k, 0), arg_in<double>(k, 1), arg_in<double>(k, 2), arg_in<double>(k, 4), d);
-  return FW_OK;
-}
-int k_conv2d_backward_weight(const fw_kernel_args* k) {
-  ConvDims d;
-  if (!dims_from_args(k, d) || !k->b[1] || !k->b[2]) return FW_ERR_INVALID;
-  init_thread_policy();
-  if (k->dtype == FW_F32)
-    conv2d_backward_weight(arg_out<float>(k, 0), arg_in<float>(k, 1), arg_in<float>(k, 2), arg_out<float>(k, 3),
-                           arg_in<float>(k, 4), d);
-  else
-    conv2d_backward_weight(arg_out<double>(k, 0), arg_in<double>(k, 1), arg_in<double>(k, 2), arg_out<double>(k, 3),
-                           arg_in<double>(k, 4), d);
-  return FW_OK;
-}
 }  // namespace
 
-// Called once by the CPU backend (framework/backend/cpu_kernels.h).
-void register_conv_cpu_kernels() {
-  register_cpu_kernel(FW_K_CONV2D_FORWARD, k_conv2d_forward);
-  register_cpu_kernel(FW_K_CONV2D_BACKWARD_DATA, k_conv2d_backward_data);
-  register_cpu_kernel(FW_K_CONV2D_BACKWARD_WEIGHT, k_conv2d_backward_weight);
+int cpu_conv2d_forward(int32_t dtype, const fw_conv2d_forward_params* p) {
+  ConvDims d;
+  if (!dims_from(p->g, d) || !p->y.ptr || !p->x.ptr || !p->w.ptr) return FW_ERR_INVALID;
+  init_thread_policy();
+  if (dtype == FW_F32)
+    conv2d_forward(out<float>(p->y), in<float>(p->x), in<float>(p->w), in<float>(p->bias), in<float>(p->mask), d);
+  else
+    conv2d_forward(out<double>(p->y), in<double>(p->x), in<double>(p->w), in<double>(p->bias), in<double>(p->mask),
+                   d);
+  return FW_OK;
+}
+int cpu_conv2d_backward_data(int32_t dtype, const fw_conv2d_backward_data_params* p) {
+  ConvDims d;
+  if (!dims_from(p->g, d) || !p->dx.ptr || !p->dy.ptr || !p->w.ptr) return FW_ERR_INVALID;
+  init_thread_policy();
+  if (dtype == FW_F32)
+    conv2d_backward_data(out<float>(p->dx), in<float>(p->dy), in<float>(p->w), in<float>(p->mask), d);
+  else
+    conv2d_backward_data(out<double>(p->dx), in<double>(p->dy), in<double>(p->w), in<double>(p->mask), d);
+  return FW_OK;
+}
+int cpu_conv2d_backward_weight(int32_t dtype, const fw_conv2d_backward_weight_params* p) {
+  ConvDims d;
+  if (!dims_from(p->g, d) || !p->dy.ptr || !p->x.ptr) return FW_ERR_INVALID;
+  init_thread_policy();
+  if (dtype == FW_F32)
+    conv2d_backward_weight(out<float>(p->dw), in<float>(p->dy), in<float>(p->x), out<float>(p->dbias),
+                           in<float>(p->mask), d);
+  else
+    conv2d_backward_weight(out<double>(p->dw), in<double>(p->dy), in<double>(p->x), out<double>(p->dbias),
+                           in<double>(p->mask), d);
+  return FW_OK;
 }
 
 namespace {
@@ -336,14 +313,10 @@ Shape check_conv(const char* op, const Tensor& x, const Tensor& w, const Tensor&
   return {x.size(0), w.size(0), ho, wo};
 }
 
-// The kernel arguments shared by the three conv kernels (integers as FW_K_CONV2D_FORWARD).
-fw_kernel_args conv_args(const Tensor& x, const Tensor& w, const Padding2d& p, const Tensor& mask) {
-  fw_kernel_args k = kernel_args(x.dtype());
-  const int64_t ints[11] = {x.size(0), x.size(1), x.size(2), x.size(3), w.size(0), w.size(2), w.size(3),
-                            p.top,     p.bottom,  p.left,    p.right};
-  std::copy(ints, ints + 11, k.i);
-  set_buffer(k, 4, mask);
-  return k;
+// The geometry shared by the three conv kernels.
+fw_conv2d_geometry geometry(const Tensor& x, const Tensor& w, const Padding2d& p) {
+  return {x.size(0), x.size(1), x.size(2), x.size(3), w.size(0), w.size(2), w.size(3),
+          p.top,     p.bottom,  p.left,    p.right};
 }
 
 // Contiguous, detached copy or alias of an optional tensor (no graph).
@@ -359,33 +332,24 @@ Tensor conv2d(const Tensor& x0, const Tensor& w0, const Tensor& b0, Padding2d pa
   Shape ys = check_conv("conv2d", x0, w0, b0, pad, mask0);
   Tensor x = plain(x0), w = plain(w0), bias = plain(b0), mask = plain(mask0);
   Tensor y = Tensor::empty(ys, x.dtype(), x.device());  // y: (N, Co, Ho, Wo)
-  fw_kernel_args k = conv_args(x, w, pad, mask);
-  set_buffer(k, 0, y);
-  set_buffer(k, 1, x);
-  set_buffer(k, 2, w);
-  set_buffer(k, 3, bias);
-  launch(device_of(y), FW_K_CONV2D_FORWARD, k);
+  const fw_conv2d_geometry geo = geometry(x, w, pad);
+  launch(y.device(), y.dtype(),
+         fw_conv2d_forward_params{buffer_of(y), buffer_of(x), buffer_of(w), buffer_of(bias), buffer_of(mask), geo});
   const bool gx = x0.requires_grad(), gw = w0.requires_grad(), gb = b0.defined() && b0.requires_grad();
-  return record(y, "conv2d", {x0, w0, b0}, [x, w, mask, pad, gx, gw, gb](const Tensor& g0) {
+  return record(y, "conv2d", {x0, w0, b0}, [x, w, mask, geo, gx, gw, gb](const Tensor& g0) {
     Tensor g = plain(g0);  // g: (N, Co, Ho, Wo)
     Tensor dx, dw, db;
     if (gx) {  // dx: (N, Ci, H, W)
-      dx = Tensor::zeros(x.shape(), x.dtype());
-      fw_kernel_args k = conv_args(x, w, pad, mask);
-      set_buffer(k, 0, dx);
-      set_buffer(k, 1, g);
-      set_buffer(k, 2, w);
-      launch(device_of(dx), FW_K_CONV2D_BACKWARD_DATA, k);
+      dx = Tensor::zeros(x.shape(), x.dtype(), x.device());
+      launch(dx.device(), dx.dtype(),
+             fw_conv2d_backward_data_params{buffer_of(dx), buffer_of(g), buffer_of(w), buffer_of(mask), geo});
     }
     if (gw || gb) {  // dw: (Co, Ci, KH, KW), db: (Co)
-      if (gw) dw = Tensor::zeros(w.shape(), w.dtype());
-      if (gb) db = Tensor::zeros({w.size(0)}, w.dtype());
-      fw_kernel_args k = conv_args(x, w, pad, mask);
-      set_buffer(k, 0, dw);
-      set_buffer(k, 1, g);
-      set_buffer(k, 2, x);
-      set_buffer(k, 3, db);
-      launch(device_of(g), FW_K_CONV2D_BACKWARD_WEIGHT, k);
+      if (gw) dw = Tensor::zeros(w.shape(), w.dtype(), w.device());
+      if (gb) db = Tensor::zeros({w.size(0)}, w.dtype(), w.device());
+      launch(g.device(), g.dtype(),
+             fw_conv2d_backward_weight_params{buffer_of(dw), buffer_of(db), buffer_of(g), buffer_of(x),
+                                              buffer_of(mask), geo});
     }
     return std::vector<Tensor>{dx, dw, db};
   });

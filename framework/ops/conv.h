@@ -11,7 +11,50 @@
 // Computed as im2col + GEMM, parallel over the batch (oneTBB), deterministic at any thread count.
 // throws ShapeError naming conv2d and the shapes on any mismatch.
 #pragma once
+#include "framework/backend/backend_abi.h"
+
+/* ---- kernels (plain C, part of the backend ABI; listed in framework/ops/families.h)
+ * The three conv kernels share the geometry below. Stride 1: Ho = H + pad_top + pad_bottom - KH + 1,
+ * Wo = W + pad_left + pad_right - KW + 1. mask (Co, Ci, KH, KW) or absent: the effective weight is w * mask.
+ * All three are deterministic at any thread count. */
+typedef struct fw_conv2d_geometry {
+  int64_t N, Ci, H, W, Co, KH, KW;
+  int64_t pad_top, pad_bottom, pad_left, pad_right;
+} fw_conv2d_geometry;
+
+/* conv2d_forward: y = conv(x, w * mask) + bias.  y: (N, Co, Ho, Wo), x: (N, Ci, H, W), w: (Co, Ci, KH, KW),
+ * bias: (Co,) or absent */
+typedef struct fw_conv2d_forward_params {
+  fw_buffer y, x, w, bias, mask;
+  fw_conv2d_geometry g;
+} fw_conv2d_forward_params;
+
+/* conv2d_backward_data: dx += conv_transpose(dy, w * mask).  dx: (N, Ci, H, W), dy: (N, Co, Ho, Wo) */
+typedef struct fw_conv2d_backward_data_params {
+  fw_buffer dx, dy, w, mask;
+  fw_conv2d_geometry g;
+} fw_conv2d_backward_data_params;
+
+/* conv2d_backward_weight: dw += mask * sum_n dy[n] (x) x[n] and dbias += sum_{n,i,j} dy[n, :, i, j]; either may
+ * be absent.  dw: (Co, Ci, KH, KW), dbias: (Co,), dy: (N, Co, Ho, Wo), x: (N, Ci, H, W) */
+typedef struct fw_conv2d_backward_weight_params {
+  fw_buffer dw, dbias, dy, x, mask;
+  fw_conv2d_geometry g;
+} fw_conv2d_backward_weight_params;
+
+#define FW_CONV_KERNELS(X)                                                                                  \
+  X(CONV2D_FORWARD, conv2d_forward, fw_conv2d_forward_params, mask,                                          \
+    FW_WRITES(fw_conv2d_forward_params, y))                                                                  \
+  X(CONV2D_BACKWARD_DATA, conv2d_backward_data, fw_conv2d_backward_data_params, mask,                        \
+    FW_WRITES(fw_conv2d_backward_data_params, dx))                                                           \
+  X(CONV2D_BACKWARD_WEIGHT, conv2d_backward_weight, fw_conv2d_backward_weight_params, mask,                  \
+    FW_WRITES(fw_conv2d_backward_weight_params, dw) | FW_WRITES(fw_conv2d_backward_weight_params, dbias))
+
+#ifdef __cplusplus
 #include "framework/core/tensor.h"
+
+#define FW_CONV_OPS(X) \
+  X(conv2d, "conv", "2-D convolution, per-side zero padding, optional weight mask; im2col + GEMM")
 
 namespace fw {
 
@@ -27,3 +70,4 @@ Tensor conv2d_naive(const Tensor& x, const Tensor& w, const Tensor& bias, Paddin
                     const Tensor& mask = Tensor());
 
 }  // namespace fw
+#endif

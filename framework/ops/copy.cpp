@@ -1,81 +1,110 @@
-// framework/ops/copy.cpp: fill and strided-copy kernels (CPU reference) and the copy/convert ops.
+// framework/ops/copy.cpp: the fill and copy_block CPU kernels, then the ops on them: copy_into (a strided view
+// into a contiguous tensor), the checked block copy every data-movement op uses, clone and dtype conversion.
 #include "framework/ops/copy.h"
 
 #include <cstring>
 
 #include "framework/backend/backend.h"
-#include "framework/backend/cpu_kernels.h"
 #include "framework/core/autograd.h"
 
 namespace fw {
 namespace {
 
-// fill: y[i] = value.  y: (n,)
+// fill: y[i] = v.  y: (n,)
 template <class T> void fill_forward(T* y, int64_t n, T v) {
   for (int64_t i = 0; i < n; ++i) y[i] = v;
 }
-int k_fill(const fw_kernel_args* a) {
-  if (a->dtype == FW_F32) fill_forward(static_cast<float*>(a->b[0]), a->i[0], static_cast<float>(a->s[0]));
-  else fill_forward(static_cast<double*>(a->b[0]), a->i[0], a->s[0]);
-  return FW_OK;
-}
 
-// copy_strided: y (contiguous, shape) = x (strided view). Walks the index like an odometer.
-template <class T> void copy_strided(T* y, const T* x, int nd, const int64_t* shape, const int64_t* st) {
+// copy_block: y[yoff + sum idx*ys] = x[xoff + sum idx*xs] over idx in shape (odometer over the outer dims).
+template <class T>
+void copy_block_forward(T* y, const T* x, int nd, const int64_t* shape, const int64_t* ys, const int64_t* xs,
+                        int64_t yoff, int64_t xoff) {
   int64_t n = 1;
   for (int d = 0; d < nd; ++d) n *= shape[d];
   if (n == 0) return;
-  if (nd == 0) { y[0] = x[0]; return; }
-  int64_t idx[8] = {0};
-  int64_t inner = shape[nd - 1], ist = st[nd - 1];
+  if (nd == 0) { y[yoff] = x[xoff]; return; }
+  int64_t idx[FW_MAX_DIMS] = {0};
+  const int64_t inner = shape[nd - 1], iy = ys[nd - 1], ix = xs[nd - 1];
   for (int64_t o = 0; o < n; o += inner) {
-    int64_t off = 0;
-    for (int d = 0; d < nd - 1; ++d) off += idx[d] * st[d];
-    const T* xp = x + off;
-    if (ist == 1) std::memcpy(y + o, xp, sizeof(T) * inner);
-    else for (int64_t j = 0; j < inner; ++j) y[o + j] = xp[j * ist];
+    int64_t oy = yoff, ox = xoff;
+    for (int d = 0; d < nd - 1; ++d) { oy += idx[d] * ys[d]; ox += idx[d] * xs[d]; }
+    if (iy == 1 && ix == 1) std::memcpy(y + oy, x + ox, sizeof(T) * static_cast<size_t>(inner));
+    else for (int64_t j = 0; j < inner; ++j) y[oy + j * iy] = x[ox + j * ix];
     for (int d = nd - 2; d >= 0; --d) {
       if (++idx[d] < shape[d]) break;
       idx[d] = 0;
     }
   }
 }
-int k_copy_strided(const fw_kernel_args* a) {
-  int nd = static_cast<int>(a->i[0]);
-  if (nd < 0 || nd > 8) return FW_ERR_INVALID;
-  if (a->dtype == FW_F32)
-    copy_strided(static_cast<float*>(a->b[0]), static_cast<const float*>(a->b[1]), nd, a->i + 1, a->i + 9);
-  else
-    copy_strided(static_cast<double*>(a->b[0]), static_cast<const double*>(a->b[1]), nd, a->i + 1, a->i + 9);
+
+}  // namespace
+
+int cpu_fill(int32_t dtype, const fw_fill_params* p) {
+  if (p->n < 0 || (p->n > 0 && !p->y.ptr)) return FW_ERR_INVALID;
+  if (dtype == FW_F32) fill_forward(static_cast<float*>(p->y.ptr), p->n, static_cast<float>(p->value));
+  else fill_forward(static_cast<double*>(p->y.ptr), p->n, p->value);
   return FW_OK;
 }
 
-}  // namespace
-
-// Called once by the CPU backend (framework/backend/cpu_kernels.h).
-void register_copy_cpu_kernels() {
-  register_cpu_kernel(FW_K_FILL, k_fill);
-  register_cpu_kernel(FW_K_COPY_STRIDED, k_copy_strided);
+int cpu_copy_block(int32_t dtype, const fw_copy_block_params* p) {
+  const int nd = static_cast<int>(p->ndim);
+  if (nd < 0 || nd > FW_MAX_DIMS) return FW_ERR_INVALID;
+  if (dtype == FW_F32)
+    copy_block_forward(static_cast<float*>(p->y.ptr), static_cast<const float*>(p->x.ptr), nd, p->shape,
+                       p->y_strides, p->x_strides, p->y_offset, p->x_offset);
+  else
+    copy_block_forward(static_cast<double*>(p->y.ptr), static_cast<const double*>(p->x.ptr), nd, p->shape,
+                       p->y_strides, p->x_strides, p->y_offset, p->x_offset);
+  return FW_OK;
 }
 
 namespace {
-
+// Lowest and highest element addressed by (shape, strides, off); shape must be non-empty.
+void extent(const Shape& shape, const Shape& st, int64_t off, int64_t& lo, int64_t& hi) {
+  lo = hi = off;
+  for (size_t d = 0; d < shape.size(); ++d) {
+    const int64_t e = (shape[d] - 1) * st[d];
+    (e >= 0 ? hi : lo) += e;
+  }
+}
 }  // namespace
+
+void copy_block(const Tensor& y, const Tensor& x, const Shape& shape, const Shape& ys, int64_t yoff,
+                const Shape& xs, int64_t xoff, const char* op) {
+  if (shape.size() > FW_MAX_DIMS) throw ShapeError(std::string(op) + ": more than 8 dimensions");
+  if (shape.size() != ys.size() || shape.size() != xs.size())
+    throw ShapeError(std::string(op) + ": block shape and strides differ in rank");
+  if (y.dtype() != x.dtype() || y.device() != x.device())
+    throw ShapeError(std::string(op) + ": " + y.str() + " and " + x.str() + " differ in dtype or device");
+  if (shape_numel(shape) == 0) return;
+  // Bounds against the storage each buffer may touch, so a wrong stride is an error, not a memory corruption.
+  const int64_t ycap = static_cast<int64_t>(buffer_of(y).bytes / dtype_size(y.dtype()));
+  const int64_t xcap = static_cast<int64_t>(buffer_of(x).bytes / dtype_size(x.dtype()));
+  int64_t lo, hi;
+  extent(shape, ys, yoff, lo, hi);
+  if (lo < 0 || hi >= ycap) throw ShapeError(std::string(op) + ": block outside destination " + y.str());
+  extent(shape, xs, xoff, lo, hi);
+  if (lo < 0 || hi >= xcap) throw ShapeError(std::string(op) + ": block outside source " + x.str());
+  fw_copy_block_params p{};
+  p.y = buffer_of(y);
+  p.x = buffer_of(x);
+  p.ndim = static_cast<int64_t>(shape.size());
+  for (size_t d = 0; d < shape.size(); ++d) {
+    p.shape[d] = shape[d];
+    p.y_strides[d] = ys[d];
+    p.x_strides[d] = xs[d];
+  }
+  p.y_offset = yoff;
+  p.x_offset = xoff;
+  launch(y.device(), y.dtype(), p);
+}
 
 void copy_into(Tensor& dst, const Tensor& src) {
   if (dst.shape() != src.shape() || dst.dtype() != src.dtype())
     throw ShapeError("copy: " + src.str() + " into " + dst.str());
   if (!dst.is_contiguous()) throw ShapeError("copy: destination " + dst.str() + " is not contiguous");
-  if (src.dim() > 8) throw ShapeError("copy: more than 8 dimensions in " + src.str());
-  fw_kernel_args a = kernel_args(dst.dtype());
-  set_buffer(a, 0, dst);
-  set_buffer(a, 1, src);
-  a.i[0] = src.dim();
-  for (int64_t d = 0; d < src.dim(); ++d) {
-    a.i[1 + d] = src.shape()[d];
-    a.i[9 + d] = src.strides()[d];
-  }
-  launch(device_of(dst), FW_K_COPY_STRIDED, a);
+  // src's strides address its storage from its element 0 (buffer_of gives the rest of the storage).
+  copy_block(dst, src, src.shape(), contiguous_strides(src.shape()), 0, src.strides(), 0, "copy");
 }
 
 Tensor copy_op(const Tensor& x) {
@@ -86,7 +115,7 @@ Tensor copy_op(const Tensor& x) {
 
 Tensor convert_op(const Tensor& x, DType d) {
   if (x.dtype() == d) return copy_op(x);
-  if (x.device() != Device::CPU) throw ShapeError("to: dtype conversion runs on the CPU only");
+  if (x.device() != Device::CPU) throw ShapeError("to: dtype conversion runs on the CPU only, got " + x.str());
   Tensor y = d == DType::F32 ? Tensor::from_vector(x.shape(), x.to_float_vector())
                              : Tensor::from_vector(x.shape(), x.to_vector());
   DType from = x.dtype();

@@ -1,11 +1,10 @@
-// framework/ops/elementwise.cpp: binary and unary elementwise ops; CPU kernels beside the ops and their
-// gradients.
+// framework/ops/elementwise.cpp: binary and unary elementwise ops: the CPU kernels (fw_binary_params,
+// fw_unary_params, fw_unary_backward_params), then the ops beside their gradients.
 #include "framework/ops/elementwise.h"
 
 #include <cmath>
 
 #include "framework/backend/backend.h"
-#include "framework/backend/cpu_kernels.h"
 #include "framework/core/autograd.h"
 #include "framework/ops/reduce.h"
 #include "framework/ops/view.h"
@@ -50,19 +49,6 @@ void binary_forward(T* y, const T* a, const T* b, int nd, const int64_t* shape, 
     }
   }
 }
-int k_binary(const fw_kernel_args* k) {
-  int nd = static_cast<int>(k->i[0]);
-  if (nd < 0 || nd > 8) return FW_ERR_INVALID;
-  int op = static_cast<int>(k->i[25]);
-  if (k->dtype == FW_F32)
-    binary_forward(static_cast<float*>(k->b[0]), static_cast<const float*>(k->b[1]),
-                   static_cast<const float*>(k->b[2]), nd, k->i + 1, k->i + 9, k->i + 17, op);
-  else
-    binary_forward(static_cast<double*>(k->b[0]), static_cast<const double*>(k->b[1]),
-                   static_cast<const double*>(k->b[2]), nd, k->i + 1, k->i + 9, k->i + 17, op);
-  return FW_OK;
-}
-
 // ---- unary: y = f(x); backward dx = dy * f'(x, y).  x, y, dx, dy: (n,)
 template <class T> inline T apply_unary(int op, T x, T s) {
   switch (op) {
@@ -73,9 +59,7 @@ template <class T> inline T apply_unary(int op, T x, T s) {
     case FW_U_TANH: return std::tanh(x);
     case FW_U_RELU: return x > 0 ? x : T(0);
     case FW_U_ADD_SCALAR: return x + s;
-    case FW_U_MUL_SCALAR: return x * s;
-    case FW_U_SQUARE: return x * x;
-    default: return std::sqrt(x);
+    default: return x * s;  // FW_U_MUL_SCALAR
   }
 }
 template <class T> inline T unary_derivative(int op, T x, T y, T s) {
@@ -87,9 +71,7 @@ template <class T> inline T unary_derivative(int op, T x, T y, T s) {
     case FW_U_TANH: return T(1) - y * y;
     case FW_U_RELU: return x > 0 ? T(1) : T(0);
     case FW_U_ADD_SCALAR: return T(1);
-    case FW_U_MUL_SCALAR: return s;
-    case FW_U_SQUARE: return T(2) * x;
-    default: return T(0.5) / y;
+    default: return s;  // FW_U_MUL_SCALAR
   }
 }
 template <class T> void unary_forward(T* y, const T* x, int64_t n, int op, T s) {
@@ -98,37 +80,39 @@ template <class T> void unary_forward(T* y, const T* x, int64_t n, int op, T s) 
 template <class T> void unary_backward(T* dx, const T* dy, const T* x, const T* y, int64_t n, int op, T s) {
   for (int64_t i = 0; i < n; ++i) dx[i] = dy[i] * unary_derivative(op, x[i], y[i], s);
 }
-int k_unary(const fw_kernel_args* k) {
-  int op = static_cast<int>(k->i[1]);
-  if (op < 0 || op >= FW_U_COUNT) return FW_ERR_INVALID;
-  if (k->dtype == FW_F32)
-    unary_forward(static_cast<float*>(k->b[0]), static_cast<const float*>(k->b[1]), k->i[0], op,
-                  static_cast<float>(k->s[0]));
-  else
-    unary_forward(static_cast<double*>(k->b[0]), static_cast<const double*>(k->b[1]), k->i[0], op, k->s[0]);
-  return FW_OK;
-}
-int k_unary_backward(const fw_kernel_args* k) {
-  int op = static_cast<int>(k->i[1]);
-  if (op < 0 || op >= FW_U_COUNT) return FW_ERR_INVALID;
-  if (k->dtype == FW_F32)
-    unary_backward(static_cast<float*>(k->b[0]), static_cast<const float*>(k->b[1]),
-                   static_cast<const float*>(k->b[2]), static_cast<const float*>(k->b[3]), k->i[0], op,
-                   static_cast<float>(k->s[0]));
-  else
-    unary_backward(static_cast<double*>(k->b[0]), static_cast<const double*>(k->b[1]),
-                   static_cast<const double*>(k->b[2]), static_cast<const double*>(k->b[3]), k->i[0], op,
-                   k->s[0]);
-  return FW_OK;
-}
-
 }  // namespace
 
-// Called once by the CPU backend (framework/backend/cpu_kernels.h).
-void register_elementwise_cpu_kernels() {
-  register_cpu_kernel(FW_K_BINARY, k_binary);
-  register_cpu_kernel(FW_K_UNARY, k_unary);
-  register_cpu_kernel(FW_K_UNARY_BACKWARD, k_unary_backward);
+int cpu_binary(int32_t dtype, const fw_binary_params* p) {
+  const int nd = static_cast<int>(p->ndim);
+  if (nd < 0 || nd > FW_MAX_DIMS || p->op < 0 || p->op >= FW_B_COUNT) return FW_ERR_INVALID;
+  if (dtype == FW_F32)
+    binary_forward(static_cast<float*>(p->y.ptr), static_cast<const float*>(p->a.ptr),
+                   static_cast<const float*>(p->b.ptr), nd, p->shape, p->a_strides, p->b_strides, p->op);
+  else
+    binary_forward(static_cast<double*>(p->y.ptr), static_cast<const double*>(p->a.ptr),
+                   static_cast<const double*>(p->b.ptr), nd, p->shape, p->a_strides, p->b_strides, p->op);
+  return FW_OK;
+}
+int cpu_unary(int32_t dtype, const fw_unary_params* p) {
+  if (p->op < 0 || p->op >= FW_U_COUNT || p->n < 0) return FW_ERR_INVALID;
+  if (dtype == FW_F32)
+    unary_forward(static_cast<float*>(p->y.ptr), static_cast<const float*>(p->x.ptr), p->n, p->op,
+                  static_cast<float>(p->scalar));
+  else
+    unary_forward(static_cast<double*>(p->y.ptr), static_cast<const double*>(p->x.ptr), p->n, p->op, p->scalar);
+  return FW_OK;
+}
+int cpu_unary_backward(int32_t dtype, const fw_unary_backward_params* p) {
+  if (p->op < 0 || p->op >= FW_U_COUNT || p->n < 0) return FW_ERR_INVALID;
+  if (dtype == FW_F32)
+    unary_backward(static_cast<float*>(p->dx.ptr), static_cast<const float*>(p->dy.ptr),
+                   static_cast<const float*>(p->x.ptr), static_cast<const float*>(p->y.ptr), p->n, p->op,
+                   static_cast<float>(p->scalar));
+  else
+    unary_backward(static_cast<double*>(p->dx.ptr), static_cast<const double*>(p->dy.ptr),
+                   static_cast<const double*>(p->x.ptr), static_cast<const double*>(p->y.ptr), p->n, p->op,
+                   p->scalar);
+  return FW_OK;
 }
 
 namespace {
@@ -140,6 +124,25 @@ void check_pair(const Tensor& a, const Tensor& b, const char* op) {
   if (a.device() != b.device()) throw ShapeError(std::string(op) + ": inputs on different devices");
 }
 
+// The binary kernel's parameters for y = a (op) b, y of the broadcast shape, a and b contiguous.
+fw_binary_params binary_params(const Tensor& y, const Tensor& a, const Tensor& b, int op) {
+  fw_binary_params p{};
+  p.y = buffer_of(y);
+  p.a = buffer_of(a);
+  p.b = buffer_of(b);
+  const Shape& out = y.shape();
+  const int nd = static_cast<int>(out.size());
+  p.ndim = nd;
+  for (int d = 0; d < nd; ++d) {
+    p.shape[d] = out[d];
+    const int da = d - (nd - static_cast<int>(a.dim())), db = d - (nd - static_cast<int>(b.dim()));
+    p.a_strides[d] = (da < 0 || a.shape()[da] == 1) ? 0 : a.strides()[da];
+    p.b_strides[d] = (db < 0 || b.shape()[db] == 1) ? 0 : b.strides()[db];
+  }
+  p.op = op;
+  return p;
+}
+
 // Runs the binary kernel: y = a (op) b with broadcasting. No graph.
 Tensor binary_raw(const Tensor& a0, const Tensor& b0, int op, const char* name) {
   check_pair(a0, b0, name);
@@ -147,47 +150,21 @@ Tensor binary_raw(const Tensor& a0, const Tensor& b0, int op, const char* name) 
   if (out.size() > 8) throw ShapeError(std::string(name) + ": more than 8 dimensions");
   Tensor a = a0.contiguous(), b = b0.contiguous();
   Tensor y = Tensor::empty(out, a.dtype(), a.device());
-  fw_kernel_args k = kernel_args(a.dtype());
-  set_buffer(k, 0, y);
-  set_buffer(k, 1, a);
-  set_buffer(k, 2, b);
-  int nd = static_cast<int>(out.size());
-  k.i[0] = nd;
-  for (int d = 0; d < nd; ++d) {
-    k.i[1 + d] = out[d];
-    int da = d - (nd - static_cast<int>(a.dim())), db = d - (nd - static_cast<int>(b.dim()));
-    k.i[9 + d] = (da < 0 || a.shape()[da] == 1) ? 0 : a.strides()[da];
-    k.i[17 + d] = (db < 0 || b.shape()[db] == 1) ? 0 : b.strides()[db];
-  }
-  k.i[25] = op;
-  launch(device_of(y), FW_K_BINARY, k);
+  launch(y.device(), y.dtype(), binary_params(y, a, b, op));
   return y;
 }
 
 Tensor unary_raw(const Tensor& x0, int op, double s) {
   Tensor x = x0.contiguous();
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
-  fw_kernel_args k = kernel_args(x.dtype());
-  set_buffer(k, 0, y);
-  set_buffer(k, 1, x);
-  k.i[0] = x.numel();
-  k.i[1] = op;
-  k.s[0] = s;
-  launch(device_of(y), FW_K_UNARY, k);
+  launch(y.device(), y.dtype(), fw_unary_params{buffer_of(y), buffer_of(x), x.numel(), op, s});
   return y;
 }
 Tensor unary_grad(const Tensor& dy0, const Tensor& x, const Tensor& y, int op, double s) {
   Tensor dy = dy0.contiguous();
   Tensor dx = Tensor::empty(x.shape(), x.dtype(), x.device());
-  fw_kernel_args k = kernel_args(x.dtype());
-  set_buffer(k, 0, dx);
-  set_buffer(k, 1, dy);
-  set_buffer(k, 2, x);
-  set_buffer(k, 3, y);
-  k.i[0] = x.numel();
-  k.i[1] = op;
-  k.s[0] = s;
-  launch(device_of(dx), FW_K_UNARY_BACKWARD, k);
+  launch(dx.device(), dx.dtype(),
+         fw_unary_backward_params{buffer_of(dx), buffer_of(dy), buffer_of(x), buffer_of(y), x.numel(), op, s});
   return dx;
 }
 
@@ -233,16 +210,13 @@ void add_into(Tensor& dst, const Tensor& src) {
   if (!dst.is_contiguous()) throw ShapeError("add_into: destination " + dst.str() + " is not contiguous");
   check_pair(dst, src, "add_into");
   Tensor s = src.contiguous();
-  fw_kernel_args k = kernel_args(dst.dtype());
-  set_buffer(k, 0, dst);
-  set_buffer(k, 1, dst);
-  set_buffer(k, 2, s);
-  k.i[0] = 1;
-  k.i[1] = dst.numel();
-  k.i[9] = 1;
-  k.i[17] = 1;
-  k.i[25] = FW_B_ADD;
-  launch(device_of(dst), FW_K_BINARY, k);
+  launch(dst.device(), dst.dtype(), binary_params(dst, dst, s, FW_B_ADD));  // y aliases a: dst += s
+}
+
+void scale_into(Tensor& dst, double s) {
+  if (!dst.defined() || !dst.is_contiguous()) throw ShapeError("scale_into: destination must be contiguous");
+  launch(dst.device(), dst.dtype(),
+         fw_unary_params{buffer_of(dst), buffer_of(dst), dst.numel(), FW_U_MUL_SCALAR, s});  // y aliases x
 }
 
 Tensor add(const Tensor& a, const Tensor& b) {

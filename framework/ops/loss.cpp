@@ -1,10 +1,10 @@
 // framework/ops/loss.cpp: log_softmax, softmax cross-entropy and binary cross-entropy on logits.
 //
-// Two kernels (framework/backend/backend_abi.h):
-//   FW_K_SOFTMAX works on an (outer, K, inner) layout: the class axis K in the middle, so any dim of a
-//     contiguous tensor is the class axis without a transpose. Modes: log_softmax, its backward, cross-entropy,
-//     its backward. Every row is shifted by its max before exp (log-sum-exp), so logits of any size are safe.
-//   FW_K_BCE_LOGITS: elementwise l = max(x,0) - x t + log1p(exp(-|x|)), and its backward sigmoid(x) - t.
+// Kernels (framework/ops/loss.h), each a forward/backward pair:
+//   log_softmax and softmax_xent work on an (outer, K, inner) layout: the class axis K in the middle, so any dim
+//     of a contiguous tensor is the class axis without a transpose. Every row is shifted by its max before exp
+//     (log-sum-exp), so logits of any size are safe.
+//   bce_logits: elementwise l = max(x,0) - x t + log1p(exp(-|x|)), and its backward sigmoid(x) - t.
 // Targets are checked on the host before any kernel runs, so the kernels may assume valid class indices.
 #include "framework/ops/loss.h"
 
@@ -16,14 +16,11 @@
 #include <vector>
 
 #include "framework/backend/backend.h"
-#include "framework/backend/cpu_kernels.h"
 #include "framework/core/autograd.h"
 #include "framework/ops/reduce.h"
 
 namespace fw {
 namespace {
-
-enum SoftmaxMode { kLogSoftmax = 0, kLogSoftmaxBackward = 1, kXent = 2, kXentBackward = 3 };
 
 // Per (o, i): lse[i] = log sum_k exp(x[o, k, i]), computed as m + log sum exp(x - m) with m = max_k x.
 // x: (outer, K, inner) at row o; lse, m: (inner,). Sums run in double, k ascending (deterministic).
@@ -37,65 +34,64 @@ template <class T> void row_logsumexp(const T* xo, int64_t K, int64_t inner, std
   for (int64_t i = 0; i < inner; ++i) lse[i] = m[i] + std::log(lse[i]);
 }
 
-template <class T>
-int softmax_kernel(int mode, int64_t outer, int64_t K, int64_t inner, const fw_kernel_args* a) {
-  std::vector<double> lse(inner), acc(inner);
+// log_softmax: y = x - lse.  y, x: (outer, K, inner)
+template <class T> void log_softmax_forward(T* y, const T* x, int64_t outer, int64_t K, int64_t inner) {
+  std::vector<double> lse(inner);
   for (int64_t o = 0; o < outer; ++o) {
     const int64_t row = o * K * inner;  // start of (o, :, :)
-    if (mode == kLogSoftmax) {
-      // y: (outer, K, inner), x: (outer, K, inner)
-      T* y = static_cast<T*>(a->b[0]) + row;
-      const T* x = static_cast<const T*>(a->b[1]) + row;
-      row_logsumexp(x, K, inner, lse);
-      for (int64_t k = 0; k < K; ++k)
-        for (int64_t i = 0; i < inner; ++i) y[k * inner + i] = static_cast<T>(x[k * inner + i] - lse[i]);
-    } else if (mode == kLogSoftmaxBackward) {
-      // dx, dy, y: (outer, K, inner); dx = dy - exp(y) sum_k dy
-      T* dx = static_cast<T*>(a->b[0]) + row;
-      const T* dy = static_cast<const T*>(a->b[1]) + row;
-      const T* y = static_cast<const T*>(a->b[2]) + row;
-      std::fill(acc.begin(), acc.end(), 0.0);
-      for (int64_t k = 0; k < K; ++k)
-        for (int64_t i = 0; i < inner; ++i) acc[i] += dy[k * inner + i];
-      for (int64_t k = 0; k < K; ++k)
-        for (int64_t i = 0; i < inner; ++i) {
-          int64_t j = k * inner + i;
-          dx[j] = static_cast<T>(dy[j] - std::exp(static_cast<double>(y[j])) * acc[i]);
-        }
-    } else {
-      // x: (outer, K, inner); t: (outer, inner) class indices
-      const T* x = static_cast<const T*>(a->b[mode == kXent ? 1 : 2]) + row;
-      const T* t = static_cast<const T*>(a->b[mode == kXent ? 2 : 3]) + o * inner;
-      row_logsumexp(x, K, inner, lse);
-      if (mode == kXent) {
-        T* loss = static_cast<T*>(a->b[0]) + o * inner;  // loss: (outer, inner)
-        for (int64_t i = 0; i < inner; ++i) {
-          if (!(t[i] >= 0 && t[i] < K)) return FW_ERR_INVALID;  // before the cast: NaN-safe
-          int64_t c = static_cast<int64_t>(t[i]);
-          loss[i] = static_cast<T>(lse[i] - x[c * inner + i]);
-        }
-      } else {
-        // dx: (outer, K, inner) = dl (softmax(x) - onehot(t)); dl: (outer, inner)
-        T* dx = static_cast<T*>(a->b[0]) + row;
-        const T* dl = static_cast<const T*>(a->b[1]) + o * inner;
-        for (int64_t i = 0; i < inner; ++i)
-          if (!(t[i] >= 0 && t[i] < K)) return FW_ERR_INVALID;
-        for (int64_t k = 0; k < K; ++k)
-          for (int64_t i = 0; i < inner; ++i) {
-            int64_t j = k * inner + i;
-            double p = std::exp(static_cast<double>(x[j]) - lse[i]);
-            dx[j] = static_cast<T>(dl[i] * (p - (static_cast<int64_t>(t[i]) == k ? 1.0 : 0.0)));
-          }
+    row_logsumexp(x + row, K, inner, lse);
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t i = 0; i < inner; ++i) y[row + k * inner + i] = static_cast<T>(x[row + k * inner + i] - lse[i]);
+  }
+}
+// log_softmax backward: dx = dy - exp(y) sum_k dy.  dx, dy, y: (outer, K, inner)
+template <class T>
+void log_softmax_backward(T* dx, const T* dy, const T* y, int64_t outer, int64_t K, int64_t inner) {
+  std::vector<double> acc(inner);
+  for (int64_t o = 0; o < outer; ++o) {
+    const int64_t row = o * K * inner;
+    std::fill(acc.begin(), acc.end(), 0.0);
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t i = 0; i < inner; ++i) acc[i] += dy[row + k * inner + i];
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t i = 0; i < inner; ++i) {
+        const int64_t j = row + k * inner + i;
+        dx[j] = static_cast<T>(dy[j] - std::exp(static_cast<double>(y[j])) * acc[i]);
       }
+  }
+}
+// cross-entropy: loss = lse - x[t].  x: (outer, K, inner), t, loss: (outer, inner). False on a bad target.
+template <class T> bool xent_forward(T* loss, const T* x, const T* t, int64_t outer, int64_t K, int64_t inner) {
+  std::vector<double> lse(inner);
+  for (int64_t o = 0; o < outer; ++o) {
+    const T* xo = x + o * K * inner;
+    row_logsumexp(xo, K, inner, lse);
+    for (int64_t i = 0; i < inner; ++i) {
+      const T ti = t[o * inner + i];
+      if (!(ti >= 0 && ti < K)) return false;  // before the cast: NaN-safe
+      loss[o * inner + i] = static_cast<T>(lse[i] - xo[static_cast<int64_t>(ti) * inner + i]);
     }
   }
-  return FW_OK;
+  return true;
 }
-int k_softmax(const fw_kernel_args* a) {
-  int mode = static_cast<int>(a->i[3]);
-  if (mode < kLogSoftmax || mode > kXentBackward || a->i[1] < 1) return FW_ERR_INVALID;
-  return a->dtype == FW_F32 ? softmax_kernel<float>(mode, a->i[0], a->i[1], a->i[2], a)
-                            : softmax_kernel<double>(mode, a->i[0], a->i[1], a->i[2], a);
+// cross-entropy backward: dx = dl (softmax(x) - onehot(t)).  dx, x: (outer, K, inner); dl, t: (outer, inner)
+template <class T>
+bool xent_backward(T* dx, const T* dl, const T* x, const T* t, int64_t outer, int64_t K, int64_t inner) {
+  std::vector<double> lse(inner);
+  for (int64_t o = 0; o < outer; ++o) {
+    const int64_t row = o * K * inner;
+    const T* to = t + o * inner;
+    for (int64_t i = 0; i < inner; ++i)
+      if (!(to[i] >= 0 && to[i] < K)) return false;
+    row_logsumexp(x + row, K, inner, lse);
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t i = 0; i < inner; ++i) {
+        const int64_t j = row + k * inner + i;
+        const double p = std::exp(static_cast<double>(x[j]) - lse[i]);
+        dx[j] = static_cast<T>(dl[o * inner + i] * (p - (static_cast<int64_t>(to[i]) == k ? 1.0 : 0.0)));
+      }
+  }
+  return true;
 }
 
 // bce: l = max(x,0) - x t + log1p(exp(-|x|)); backward dx = dl (sigmoid(x) - t).  all: (n,)
@@ -109,34 +105,55 @@ template <class T> void bce_backward(T* dx, const T* dl, const T* x, const T* t,
     dx[i] = dl[i] * (s - t[i]);
   }
 }
-int k_bce(const fw_kernel_args* a) {
-  int64_t n = a->i[0];
-  int mode = static_cast<int>(a->i[1]);
-  if (mode != 0 && mode != 1) return FW_ERR_INVALID;
-  if (a->dtype == FW_F32) {
-    if (mode == 0)
-      bce_forward(static_cast<float*>(a->b[0]), static_cast<const float*>(a->b[1]),
-                  static_cast<const float*>(a->b[2]), n);
-    else
-      bce_backward(static_cast<float*>(a->b[0]), static_cast<const float*>(a->b[1]),
-                   static_cast<const float*>(a->b[2]), static_cast<const float*>(a->b[3]), n);
-  } else {
-    if (mode == 0)
-      bce_forward(static_cast<double*>(a->b[0]), static_cast<const double*>(a->b[1]),
-                  static_cast<const double*>(a->b[2]), n);
-    else
-      bce_backward(static_cast<double*>(a->b[0]), static_cast<const double*>(a->b[1]),
-                   static_cast<const double*>(a->b[2]), static_cast<const double*>(a->b[3]), n);
-  }
-  return FW_OK;
-}
+template <class T> const T* in(const fw_buffer& b) { return static_cast<const T*>(b.ptr); }
+template <class T> T* out(const fw_buffer& b) { return static_cast<T*>(b.ptr); }
+bool bad_dims(int64_t outer, int64_t K, int64_t inner) { return outer < 0 || K < 1 || inner < 0; }
 
 }  // namespace
 
-// Called once by the CPU backend (framework/backend/cpu_kernels.h).
-void register_loss_cpu_kernels() {
-  register_cpu_kernel(FW_K_SOFTMAX, k_softmax);
-  register_cpu_kernel(FW_K_BCE_LOGITS, k_bce);
+int cpu_log_softmax(int32_t dtype, const fw_log_softmax_params* p) {
+  if (bad_dims(p->outer, p->classes, p->inner)) return FW_ERR_INVALID;
+  if (dtype == FW_F32) log_softmax_forward(out<float>(p->y), in<float>(p->x), p->outer, p->classes, p->inner);
+  else log_softmax_forward(out<double>(p->y), in<double>(p->x), p->outer, p->classes, p->inner);
+  return FW_OK;
+}
+int cpu_log_softmax_backward(int32_t dtype, const fw_log_softmax_backward_params* p) {
+  if (bad_dims(p->outer, p->classes, p->inner)) return FW_ERR_INVALID;
+  if (dtype == FW_F32)
+    log_softmax_backward(out<float>(p->dx), in<float>(p->dy), in<float>(p->y), p->outer, p->classes, p->inner);
+  else
+    log_softmax_backward(out<double>(p->dx), in<double>(p->dy), in<double>(p->y), p->outer, p->classes, p->inner);
+  return FW_OK;
+}
+int cpu_softmax_xent(int32_t dtype, const fw_softmax_xent_params* p) {
+  if (bad_dims(p->outer, p->classes, p->inner)) return FW_ERR_INVALID;
+  const bool ok = dtype == FW_F32 ? xent_forward(out<float>(p->loss), in<float>(p->x), in<float>(p->target),
+                                                 p->outer, p->classes, p->inner)
+                                  : xent_forward(out<double>(p->loss), in<double>(p->x), in<double>(p->target),
+                                                 p->outer, p->classes, p->inner);
+  return ok ? FW_OK : FW_ERR_INVALID;
+}
+int cpu_softmax_xent_backward(int32_t dtype, const fw_softmax_xent_backward_params* p) {
+  if (bad_dims(p->outer, p->classes, p->inner)) return FW_ERR_INVALID;
+  const bool ok = dtype == FW_F32 ? xent_backward(out<float>(p->dx), in<float>(p->dloss), in<float>(p->x),
+                                                  in<float>(p->target), p->outer, p->classes, p->inner)
+                                  : xent_backward(out<double>(p->dx), in<double>(p->dloss), in<double>(p->x),
+                                                  in<double>(p->target), p->outer, p->classes, p->inner);
+  return ok ? FW_OK : FW_ERR_INVALID;
+}
+int cpu_bce_logits(int32_t dtype, const fw_bce_logits_params* p) {
+  if (p->n < 0) return FW_ERR_INVALID;
+  if (dtype == FW_F32) bce_forward(out<float>(p->loss), in<float>(p->x), in<float>(p->target), p->n);
+  else bce_forward(out<double>(p->loss), in<double>(p->x), in<double>(p->target), p->n);
+  return FW_OK;
+}
+int cpu_bce_logits_backward(int32_t dtype, const fw_bce_logits_backward_params* p) {
+  if (p->n < 0) return FW_ERR_INVALID;
+  if (dtype == FW_F32)
+    bce_backward(out<float>(p->dx), in<float>(p->dloss), in<float>(p->x), in<float>(p->target), p->n);
+  else
+    bce_backward(out<double>(p->dx), in<double>(p->dloss), in<double>(p->x), in<double>(p->target), p->n);
+  return FW_OK;
 }
 
 namespace {
@@ -173,19 +190,12 @@ Tensor reduce(const Tensor& l, Reduction r) {
   }
 }
 
-// Runs FW_K_SOFTMAX in one mode. bufs: the mode's buffers in order b0, b1, ...
-void launch_softmax(int mode, std::initializer_list<const Tensor*> bufs, int64_t outer, int64_t K, int64_t inner,
-                    const char* op) {
-  fw_kernel_args a = kernel_args((*bufs.begin())->dtype());
-  int slot = 0;
-  for (const Tensor* t : bufs) set_buffer(a, slot++, *t);
-  a.i[0] = outer;
-  a.i[1] = K;
-  a.i[2] = inner;
-  a.i[3] = mode;
-  if (outer * K * inner == 0) return;
+// Launches a loss kernel, reporting a failure as a ShapeError naming the op (a bad class index is caught on the
+// host first, so this is a backend's complaint).
+template <class P> void launch_loss(const Tensor& dst, const P& params, const char* op) {
+  if (dst.numel() == 0) return;
   try {
-    launch(device_of(**bufs.begin()), FW_K_SOFTMAX, a);
+    launch(dst.device(), dst.dtype(), params);
   } catch (const BackendError& e) {
     throw ShapeError(std::string(op) + ": " + e.what());
   }
@@ -211,24 +221,12 @@ Tensor bce_with_logits(const Tensor& logits, const Tensor& targets0, Reduction r
       throw ShapeError("bce_with_logits: target at " + index_str(static_cast<int64_t>(i), t.shape()) + " is " +
                        num_str(tv[i]) + ", not in [0, 1]");
   Tensor l = Tensor::empty(x.shape(), x.dtype(), x.device());  // l: logits' shape
-  fw_kernel_args a = kernel_args(x.dtype());
-  set_buffer(a, 0, l);
-  set_buffer(a, 1, x);
-  set_buffer(a, 2, t);
-  a.i[0] = x.numel();
-  a.i[1] = 0;
-  launch(device_of(l), FW_K_BCE_LOGITS, a);
+  launch_loss(l, fw_bce_logits_params{buffer_of(l), buffer_of(x), buffer_of(t), x.numel()}, "bce_with_logits");
   l = record(l, "bce_with_logits", {logits}, [x, t](const Tensor& g0) {
     Tensor g = g0.contiguous();
     Tensor dx = Tensor::empty(x.shape(), x.dtype(), x.device());  // dx: logits' shape
-    fw_kernel_args b = kernel_args(x.dtype());
-    set_buffer(b, 0, dx);
-    set_buffer(b, 1, g);
-    set_buffer(b, 2, x);
-    set_buffer(b, 3, t);
-    b.i[0] = x.numel();
-    b.i[1] = 1;
-    launch(device_of(dx), FW_K_BCE_LOGITS, b);
+    launch_loss(dx, fw_bce_logits_backward_params{buffer_of(dx), buffer_of(g), buffer_of(x), buffer_of(t), x.numel()},
+                "bce_with_logits backward");
     return std::vector<Tensor>{dx};
   });
   return reduce(l, r);
@@ -258,11 +256,14 @@ Tensor softmax_cross_entropy(const Tensor& logits, const Tensor& targets0, int64
   int64_t outer, inner;
   dims_around(x.shape(), d, outer, inner);
   Tensor l = Tensor::empty(ts, x.dtype(), x.device());  // l: (outer, inner) = targets' shape
-  launch_softmax(kXent, {&l, &x, &t}, outer, K, inner, op);
+  launch_loss(l, fw_softmax_xent_params{buffer_of(l), buffer_of(x), buffer_of(t), outer, K, inner}, op);
   l = record(l, op, {logits}, [x, t, outer, K, inner](const Tensor& g0) {
     Tensor g = g0.contiguous();
     Tensor dx = Tensor::empty(x.shape(), x.dtype(), x.device());  // dx: (outer, K, inner)
-    launch_softmax(kXentBackward, {&dx, &g, &x, &t}, outer, K, inner, "softmax_cross_entropy backward");
+    launch_loss(dx,
+                fw_softmax_xent_backward_params{buffer_of(dx), buffer_of(g), buffer_of(x), buffer_of(t), outer, K,
+                                                inner},
+                "softmax_cross_entropy backward");
     return std::vector<Tensor>{dx};
   });
   return reduce(l, r);
@@ -277,12 +278,13 @@ Tensor log_softmax(const Tensor& x0, int64_t dim) {
   int64_t outer, inner, K = x.shape()[d];
   dims_around(x.shape(), d, outer, inner);
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());  // y: (outer, K, inner)
-  launch_softmax(kLogSoftmax, {&y, &x}, outer, K, inner, "log_softmax");
+  launch_loss(y, fw_log_softmax_params{buffer_of(y), buffer_of(x), outer, K, inner}, "log_softmax");
   Tensor yd = y.detach();
   return record(y, "log_softmax", {x0}, [yd, outer, K, inner](const Tensor& g0) {
     Tensor g = g0.contiguous();
     Tensor dx = Tensor::empty(yd.shape(), yd.dtype(), yd.device());  // dx: (outer, K, inner)
-    launch_softmax(kLogSoftmaxBackward, {&dx, &g, &yd}, outer, K, inner, "log_softmax backward");
+    launch_loss(dx, fw_log_softmax_backward_params{buffer_of(dx), buffer_of(g), buffer_of(yd), outer, K, inner},
+                "log_softmax backward");
     return std::vector<Tensor>{dx};
   });
 }

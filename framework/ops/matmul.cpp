@@ -1,57 +1,29 @@
-// framework/ops/matmul.cpp: the GEMM kernel on cblas_sgemm / cblas_dgemm, the raw gemm() helper and the matmul
-// op with its gradient, side by side.
+// framework/ops/matmul.cpp: the GEMM kernel (framework/ops/blas.h, single-threaded BLAS), the raw gemm() helper
+// and the matmul op with its gradient, side by side.
 #include "framework/ops/matmul.h"
-
-#include <cblas.h>
 
 #include <string>
 
 #include "framework/backend/backend.h"
-#include "framework/backend/cpu_kernels.h"
+#include "framework/ops/blas.h"
 #include "framework/core/autograd.h"
 #include "framework/core/parallel.h"
 
 namespace fw {
-namespace {
 
-// ---- GEMM kernel: C = alpha op(A) op(B) + beta C, row-major, single-threaded BLAS.
-// A: (M, K) or (K, M) if transA; B: (K, N) or (N, K) if transB; C: (M, N).
-int k_gemm(const fw_kernel_args* k) {
-  init_thread_policy();
-  const bool ta = k->i[0] != 0, tb = k->i[1] != 0;
-  const int64_t M = k->i[2], N = k->i[3], K = k->i[4];
-  if (M < 0 || N < 0 || K < 0) return FW_ERR_INVALID;
-  if (M == 0 || N == 0) return FW_OK;
-  const int lda = static_cast<int>(std::max<int64_t>(1, ta ? M : K));
-  const int ldb = static_cast<int>(std::max<int64_t>(1, tb ? K : N));
-  const int ldc = static_cast<int>(N);
-  const CBLAS_TRANSPOSE TA = ta ? CblasTrans : CblasNoTrans, TB = tb ? CblasTrans : CblasNoTrans;
-  if (k->dtype == FW_F32) {
-    float* C = static_cast<float*>(k->b[0]);
-    if (K == 0) {  // C = beta C; beta 0 clears (no NaN from old contents)
-      for (int64_t e = 0; e < M * N; ++e) C[e] = k->s[1] == 0 ? 0.0f : static_cast<float>(k->s[1]) * C[e];
-      return FW_OK;
-    }
-    cblas_sgemm(CblasRowMajor, TA, TB, static_cast<int>(M), static_cast<int>(N), static_cast<int>(K),
-                static_cast<float>(k->s[0]), static_cast<const float*>(k->b[1]), lda,
-                static_cast<const float*>(k->b[2]), ldb, static_cast<float>(k->s[1]), C, ldc);
-  } else {
-    double* C = static_cast<double*>(k->b[0]);
-    if (K == 0) {
-      for (int64_t e = 0; e < M * N; ++e) C[e] = k->s[1] == 0 ? 0.0 : k->s[1] * C[e];
-      return FW_OK;
-    }
-    cblas_dgemm(CblasRowMajor, TA, TB, static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), k->s[0],
-                static_cast<const double*>(k->b[1]), lda, static_cast<const double*>(k->b[2]), ldb, k->s[1], C,
-                ldc);
-  }
-  return FW_OK;
+// gemm: c (M, N) = alpha op(a) op(b) + beta c, row-major, dense operands.
+template <class T> void gemm_forward(const fw_gemm_params* p) {
+  const bool ta = p->trans_a != 0, tb = p->trans_b != 0;
+  blas::gemm(ta, tb, p->M, p->N, p->K, static_cast<T>(p->alpha), static_cast<const T*>(p->a.ptr), ta ? p->M : p->K,
+             static_cast<const T*>(p->b.ptr), tb ? p->K : p->N, static_cast<T>(p->beta), static_cast<T*>(p->c.ptr),
+             p->N);
 }
-}  // namespace
-
-// Called once by the CPU backend (framework/backend/cpu_kernels.h).
-void register_matmul_cpu_kernels() {
-  register_cpu_kernel(FW_K_GEMM, k_gemm);
+int cpu_gemm(int32_t dtype, const fw_gemm_params* p) {
+  if (p->M < 0 || p->N < 0 || p->K < 0) return FW_ERR_INVALID;
+  init_thread_policy();
+  if (dtype == FW_F32) gemm_forward<float>(p);
+  else gemm_forward<double>(p);
+  return FW_OK;
 }
 
 namespace {
@@ -74,18 +46,8 @@ Operand as_operand(const Tensor& t) {
 
 void gemm_raw(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, const Tensor& a, const Tensor& b,
               double beta, Tensor& c) {
-  fw_kernel_args args = kernel_args(c.dtype());
-  set_buffer(args, 0, c);
-  set_buffer(args, 1, a);
-  set_buffer(args, 2, b);
-  args.i[0] = ta;
-  args.i[1] = tb;
-  args.i[2] = m;
-  args.i[3] = n;
-  args.i[4] = k;
-  args.s[0] = alpha;
-  args.s[1] = beta;
-  launch(device_of(c), FW_K_GEMM, args);
+  launch(c.device(), c.dtype(),
+         fw_gemm_params{buffer_of(c), buffer_of(a), buffer_of(b), ta, tb, m, n, k, alpha, beta});
 }
 
 }  // namespace

@@ -1,10 +1,10 @@
-// framework/ops/reduce.cpp: sum/mean over all elements or chosen dims; the CPU kernel sums one dim at a time.
+// framework/ops/reduce.cpp: sum/mean over all elements or chosen dims (the CPU kernel sums one dim at a time),
+// and the sum of squares that gradient clipping needs.
 #include "framework/ops/reduce.h"
 
 #include <algorithm>
 
 #include "framework/backend/backend.h"
-#include "framework/backend/cpu_kernels.h"
 #include "framework/core/autograd.h"
 #include "framework/ops/elementwise.h"
 #include "framework/ops/view.h"
@@ -23,19 +23,31 @@ template <class T> void sum_dim_forward(T* y, const T* x, int64_t outer, int64_t
     }
   }
 }
-int k_sum_dim(const fw_kernel_args* k) {
-  if (k->dtype == FW_F32)
-    sum_dim_forward(static_cast<float*>(k->b[0]), static_cast<const float*>(k->b[1]), k->i[0], k->i[1], k->i[2]);
-  else
-    sum_dim_forward(static_cast<double*>(k->b[0]), static_cast<const double*>(k->b[1]), k->i[0], k->i[1],
-                    k->i[2]);
-  return FW_OK;
-}
 }  // namespace
 
-// Called once by the CPU backend (framework/backend/cpu_kernels.h).
-void register_reduce_cpu_kernels() {
-  register_cpu_kernel(FW_K_SUM_DIM, k_sum_dim);
+int cpu_sum_dim(int32_t dtype, const fw_sum_dim_params* p) {
+  if (p->outer < 0 || p->red < 0 || p->inner < 0) return FW_ERR_INVALID;
+  if (dtype == FW_F32)
+    sum_dim_forward(static_cast<float*>(p->y.ptr), static_cast<const float*>(p->x.ptr), p->outer, p->red, p->inner);
+  else
+    sum_dim_forward(static_cast<double*>(p->y.ptr), static_cast<const double*>(p->x.ptr), p->outer, p->red,
+                    p->inner);
+  return FW_OK;
+}
+
+// sum_squares: out[0] = sum_i x[i]^2 in double, i ascending.  x: (n,), out: (1,) float64
+int cpu_sum_squares(int32_t dtype, const fw_sum_squares_params* p) {
+  if (p->n < 0 || !p->out.ptr) return FW_ERR_INVALID;
+  double s = 0;
+  if (dtype == FW_F32) {
+    const float* x = static_cast<const float*>(p->x.ptr);
+    for (int64_t i = 0; i < p->n; ++i) s += static_cast<double>(x[i]) * static_cast<double>(x[i]);
+  } else {
+    const double* x = static_cast<const double*>(p->x.ptr);
+    for (int64_t i = 0; i < p->n; ++i) s += x[i] * x[i];
+  }
+  *static_cast<double*>(p->out.ptr) = s;
+  return FW_OK;
 }
 
 namespace {
@@ -49,13 +61,7 @@ Tensor sum_one_dim(const Tensor& x, int64_t d) {
   int64_t red = s[d];
   s[d] = 1;
   Tensor y = Tensor::empty(s, x.dtype(), x.device());
-  fw_kernel_args k = kernel_args(x.dtype());
-  set_buffer(k, 0, y);
-  set_buffer(k, 1, x);
-  k.i[0] = outer;
-  k.i[1] = red;
-  k.i[2] = inner;
-  launch(device_of(y), FW_K_SUM_DIM, k);
+  launch(y.device(), y.dtype(), fw_sum_dim_params{buffer_of(y), buffer_of(x), outer, red, inner});
   return y;
 }
 
@@ -94,7 +100,7 @@ Tensor sum_dims(const Tensor& x0, const std::vector<int64_t>& dims0, bool keepdi
   return record(y, "sum", {x0}, [xs, kept](const Tensor& g) {
     // Broadcast the gradient back over the summed dims: g (kept shape) + zeros (xs).
     Tensor gk = reshape(g, kept);
-    return std::vector<Tensor>{add(Tensor::zeros(xs, g.dtype()), gk)};
+    return std::vector<Tensor>{add(Tensor::zeros(xs, g.dtype(), g.device()), gk)};
   });
 }
 
@@ -112,5 +118,13 @@ Tensor mean_dims(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim
 }
 
 Tensor mean(const Tensor& x) { return mul_scalar(sum(x), x.numel() ? 1.0 / static_cast<double>(x.numel()) : 0.0); }
+
+double sum_squares(const Tensor& x0) {
+  if (!x0.defined()) throw ShapeError("sum_squares: undefined input");
+  Tensor x = x0.contiguous();
+  Tensor out = Tensor::empty({1}, DType::F64, x.device());  // out: (1,) float64 whatever x's dtype
+  launch(x.device(), x.dtype(), fw_sum_squares_params{buffer_of(out), buffer_of(x), x.numel()});
+  return out.item();
+}
 
 }  // namespace fw

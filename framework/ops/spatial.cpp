@@ -1,7 +1,7 @@
 // framework/ops/spatial.cpp: data movement (concat, split, shift, skew/unskew, flip, nearest upsampling).
 //
-// Every op here is one call (or one per piece) of a single general kernel, FW_K_COPY_BLOCK: "copy a strided
-// block of x into a strided block of y". Each op only differs in the shape and strides it hands the kernel:
+// Every op here is one call (or one per piece) of a single general kernel, copy_block (framework/ops/copy.h):
+// "copy a strided block of x into a strided block of y". Each op only differs in the shape and strides it hands the kernel:
 //   concat / split backward / shift / slice backward: (outer, len, inner) blocks at an offset along a dim;
 //   skew:    destination row stride W2 + 1 instead of W2, so row r lands r columns further right;
 //   unskew:  the same strides on the source side;
@@ -13,88 +13,13 @@
 #include <string>
 
 #include "framework/backend/backend.h"
-#include "framework/backend/cpu_kernels.h"
 #include "framework/core/autograd.h"
+#include "framework/ops/copy.h"
 #include "framework/ops/reduce.h"
 #include "framework/ops/view.h"
 
 namespace fw {
 namespace {
-
-// ---- copy_block: y[yoff + sum idx*ys] = x[xoff + sum idx*xs] over idx in shape (odometer over outer dims).
-template <class T>
-void copy_block_forward(T* y, const T* x, int nd, const int64_t* shape, const int64_t* ys, const int64_t* xs,
-                        int64_t yoff, int64_t xoff) {
-  int64_t n = 1;
-  for (int d = 0; d < nd; ++d) n *= shape[d];
-  if (n == 0) return;
-  if (nd == 0) { y[yoff] = x[xoff]; return; }
-  int64_t idx[8] = {0};
-  const int64_t inner = shape[nd - 1], iy = ys[nd - 1], ix = xs[nd - 1];
-  for (int64_t o = 0; o < n; o += inner) {
-    int64_t oy = yoff, ox = xoff;
-    for (int d = 0; d < nd - 1; ++d) { oy += idx[d] * ys[d]; ox += idx[d] * xs[d]; }
-    for (int64_t j = 0; j < inner; ++j) y[oy + j * iy] = x[ox + j * ix];
-    for (int d = nd - 2; d >= 0; --d) {
-      if (++idx[d] < shape[d]) break;
-      idx[d] = 0;
-    }
-  }
-}
-int k_copy_block(const fw_kernel_args* a) {
-  int nd = static_cast<int>(a->i[0]);
-  if (nd < 0 || nd > 8) return FW_ERR_INVALID;
-  if (a->dtype == FW_F32)
-    copy_block_forward(static_cast<float*>(a->b[0]), static_cast<const float*>(a->b[1]), nd, a->i + 1, a->i + 9,
-                       a->i + 17, a->i[25], a->i[26]);
-  else
-    copy_block_forward(static_cast<double*>(a->b[0]), static_cast<const double*>(a->b[1]), nd, a->i + 1,
-                       a->i + 9, a->i + 17, a->i[25], a->i[26]);
-  return FW_OK;
-}
-}  // namespace
-
-// Called once by the CPU backend (framework/backend/cpu_kernels.h).
-void register_spatial_cpu_kernels() {
-  register_cpu_kernel(FW_K_COPY_BLOCK, k_copy_block);
-}
-
-namespace {
-
-// Lowest and highest element addressed by (shape, strides, off); shape must be non-empty.
-void extent(const Shape& shape, const Shape& st, int64_t off, int64_t& lo, int64_t& hi) {
-  lo = hi = off;
-  for (size_t d = 0; d < shape.size(); ++d) {
-    int64_t e = (shape[d] - 1) * st[d];
-    (e >= 0 ? hi : lo) += e;
-  }
-}
-
-// Launches copy_block with y and x as bases (both contiguous, same dtype and device). Checks that every
-// addressed element lies inside y and x, so a wrong stride in an op is an error, not a memory corruption.
-void launch_copy_block(const Tensor& y, const Tensor& x, const Shape& shape, const Shape& ys, int64_t yoff,
-                       const Shape& xs, int64_t xoff, const char* op) {
-  if (shape.size() > 8) throw ShapeError(std::string(op) + ": more than 8 dimensions");
-  if (shape_numel(shape) == 0) return;
-  int64_t lo, hi;
-  extent(shape, ys, yoff, lo, hi);
-  if (lo < 0 || hi >= y.numel()) throw ShapeError(std::string(op) + ": block outside destination " + y.str());
-  extent(shape, xs, xoff, lo, hi);
-  if (lo < 0 || hi >= x.numel()) throw ShapeError(std::string(op) + ": block outside source " + x.str());
-  fw_kernel_args a = kernel_args(y.dtype());
-  set_buffer(a, 0, y);
-  set_buffer(a, 1, x);
-  int nd = static_cast<int>(shape.size());
-  a.i[0] = nd;
-  for (int d = 0; d < nd; ++d) {
-    a.i[1 + d] = shape[d];
-    a.i[9 + d] = ys[d];
-    a.i[17 + d] = xs[d];
-  }
-  a.i[25] = yoff;
-  a.i[26] = xoff;
-  launch(device_of(y), FW_K_COPY_BLOCK, a);
-}
 
 int64_t prod(const Shape& s, size_t from, size_t to) {
   int64_t p = 1;
@@ -109,15 +34,11 @@ void copy_range(const Tensor& dst, int64_t dst_start, const Tensor& src, int64_t
   int64_t outer = prod(dst.shape(), 0, d), inner = prod(dst.shape(), d + 1, dst.shape().size());
   int64_t nd = dst.shape()[d], ns = src.shape()[d];
   // the block: (outer, len, inner)
-  launch_copy_block(dst, src, {outer, len, inner}, {nd * inner, inner, 1}, dst_start * inner, {ns * inner, inner, 1},
+  copy_block(dst, src, {outer, len, inner}, {nd * inner, inner, 1}, dst_start * inner, {ns * inner, inner, 1},
                     src_start * inner, op);
 }
 
-Tensor zeros_like_on(const Shape& s, DType dt, Device dev) {
-  Tensor z = Tensor::empty(s, dt, dev);
-  z.fill_(0.0);
-  return z;
-}
+Tensor zeros_like_on(const Shape& s, DType dt, Device dev) { return Tensor::zeros(s, dt, dev); }
 
 int64_t norm_dim(int64_t dim, const Tensor& x, const char* op) {
   int64_t d = dim < 0 ? dim + x.dim() : dim;
@@ -248,7 +169,7 @@ Tensor skew(const Tensor& x0) {
   int64_t W2 = W + H - 1;
   Tensor y = zeros_like_on({N, C, H, W2}, x.dtype(), x.device());  // y: (N, C, H, W + H - 1)
   // Destination row stride W2 + 1: element (r, j) goes to (r, r + j).
-  launch_copy_block(y, x, {N, C, H, W}, {C * H * W2, H * W2, W2 + 1, 1}, 0, contiguous_strides(x.shape()), 0,
+  copy_block(y, x, {N, C, H, W}, {C * H * W2, H * W2, W2 + 1, 1}, 0, contiguous_strides(x.shape()), 0,
                     "skew");
   return record(y, "skew", {x0}, [W](const Tensor& g) { return std::vector<Tensor>{unskew(g, W)}; });
 }
@@ -262,7 +183,7 @@ Tensor unskew(const Tensor& x0, int64_t width) {
                      std::to_string(width));
   Tensor y = Tensor::empty({N, C, H, width}, x.dtype(), x.device());  // y: (N, C, H, width)
   // Source row stride W2 + 1: element (r, j) is read from (r, r + j).
-  launch_copy_block(y, x, y.shape(), contiguous_strides(y.shape()), 0, {C * H * W2, H * W2, W2 + 1, 1}, 0,
+  copy_block(y, x, y.shape(), contiguous_strides(y.shape()), 0, {C * H * W2, H * W2, W2 + 1, 1}, 0,
                     "unskew");
   return record(y, "unskew", {x0}, [](const Tensor& g) { return std::vector<Tensor>{skew(g)}; });
 }
@@ -276,7 +197,7 @@ Tensor flip(const Tensor& x0, int64_t dim) {
   int64_t n = x.shape()[d];
   int64_t xoff = n > 0 ? (n - 1) * xs[d] : 0;  // index 0 reads the last element along d
   xs[d] = -xs[d];
-  launch_copy_block(y, x, x.shape(), contiguous_strides(x.shape()), 0, xs, xoff, "flip");
+  copy_block(y, x, x.shape(), contiguous_strides(x.shape()), 0, xs, xoff, "flip");
   return record(y, "flip", {x0}, [d](const Tensor& g) { return std::vector<Tensor>{flip(g, d)}; });
 }
 
@@ -288,7 +209,7 @@ Tensor upsample_nearest(const Tensor& x0, int64_t f) {
   int64_t Hf = H * f, Wf = W * f;
   Tensor y = Tensor::empty({N, C, Hf, Wf}, x.dtype(), x.device());  // y: (N, C, H*f, W*f)
   // y viewed as (N, C, H, f, W, f); x read with stride 0 on both f dims.
-  launch_copy_block(y, x, {N, C, H, f, W, f}, {C * Hf * Wf, Hf * Wf, f * Wf, Wf, f, 1}, 0,
+  copy_block(y, x, {N, C, H, f, W, f}, {C * Hf * Wf, Hf * Wf, f * Wf, Wf, f, 1}, 0,
                     {C * H * W, H * W, W, 0, 1, 0}, 0, "upsample_nearest");
   return record(y, "upsample_nearest", {x0}, [N, C, H, W, f](const Tensor& g) {
     // dx[n,c,i,j] = sum over the f x f block of g: g as (N, C, H, f, W, f), summed over dims 3 and 5.

@@ -1,9 +1,24 @@
 // framework/ops/spatial.h: moving data around: concat/split, shift with zero fill, skew/unskew, flip,
-// nearest-neighbour upsampling. All are differentiable; dims may be negative (counted from the end).
+// nearest-neighbour upsampling. All are differentiable; dims may be negative (counted from the end). Every one
+// runs on the copy_block kernel (framework/ops/copy.h), so the family has no kernels of its own.
 #pragma once
+#include "framework/backend/backend_abi.h"
+
+#define FW_SPATIAL_KERNELS(X)
+
+#ifdef __cplusplus
 #include <vector>
 
 #include "framework/core/tensor.h"
+
+#define FW_SPATIAL_OPS(X)                                                          \
+  X(concat, "spatial", "join along a dim")                                         \
+  X(split, "spatial", "pieces along a dim")                                        \
+  X(shift, "spatial", "shift along a dim with zero fill")                          \
+  X(skew, "spatial", "row r moved right by r: (N,C,H,W) -> (N,C,H,W+H-1)")         \
+  X(unskew, "spatial", "inverse of skew")                                          \
+  X(flip, "spatial", "reverse along a dim")                                        \
+  X(upsample_nearest, "spatial", "nearest-neighbour upsampling by an integer factor")
 
 namespace fw {
 
@@ -29,3 +44,4 @@ Tensor upsample_nearest(const Tensor& x, int64_t factor);
 void copy_into_block(Tensor& dst, const Tensor& src, int64_t dim, int64_t start);
 
 }  // namespace fw
+#endif

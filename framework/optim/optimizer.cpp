@@ -1,10 +1,11 @@
 // framework/optim/optimizer.cpp: SGD with momentum, RMSProp and Adam; state save/restore; global-norm clipping.
 //
-// All three share one shape: per parameter a fixed list of state slots (zero tensors of the parameter's shape
-// and dtype, created eagerly) plus one global "step" counter (a 1-element F64 tensor). step() walks the
-// parameters in order and updates each one's storage in place through Tensor::data<T>() loops. The arithmetic
-// is done in double and stored in the parameter's dtype, element by element in a fixed order, so a run is
-// bit-reproducible, and continuing after load_state(state()) gives exactly the updates of an uninterrupted run.
+// All three share one shape: per parameter a fixed list of state slots (zero tensors of the parameter's shape,
+// dtype and device, created eagerly) plus one global "step" counter (a 1-element F64 CPU tensor). step() walks
+// the parameters in order and launches one update kernel per parameter on its device (the kernels are below,
+// update rule beside update rule). The arithmetic is done in double and stored in the parameter's dtype, element
+// by element, so a run is bit-reproducible, and continuing after load_state(state()) gives exactly the updates of
+// an uninterrupted run.
 #include "framework/optim/optimizer.h"
 
 #include <cmath>
@@ -13,7 +14,76 @@
 #include <stdexcept>
 #include <string>
 
+#include "framework/backend/backend.h"
 #include "framework/core/autograd.h"
+#include "framework/ops/elementwise.h"
+#include "framework/ops/reduce.h"
+
+namespace fw {
+namespace {
+
+// ---- the update kernels: one element at a time in double, stored back in T.  p, g, slots: (n,)
+template <class T> T* buf(const fw_buffer& b) { return static_cast<T*>(b.ptr); }
+
+template <class T> void sgd_update(const fw_sgd_update_params* q) {
+  T* p = buf<T>(q->param);
+  const T* g = buf<T>(q->grad);
+  T* v = buf<T>(q->momentum_buffer);
+  for (int64_t i = 0; i < q->n; ++i) {
+    const double vi = q->momentum * static_cast<double>(v[i]) + static_cast<double>(g[i]);  // v = mu v + g
+    p[i] = static_cast<T>(static_cast<double>(p[i]) - q->lr * vi);                         // p -= lr v
+    v[i] = static_cast<T>(vi);
+  }
+}
+template <class T> void rmsprop_update(const fw_rmsprop_update_params* q) {
+  T* p = buf<T>(q->param);
+  const T* g = buf<T>(q->grad);
+  T* s = buf<T>(q->square_avg);
+  for (int64_t i = 0; i < q->n; ++i) {
+    const double gi = g[i];
+    const double si = q->rho * static_cast<double>(s[i]) + (1.0 - q->rho) * gi * gi;  // s = rho s + (1-rho) g^2
+    p[i] = static_cast<T>(static_cast<double>(p[i]) - q->lr * gi / (std::sqrt(si) + q->eps));
+    s[i] = static_cast<T>(si);
+  }
+}
+template <class T> void adam_update(const fw_adam_update_params* q) {
+  T* p = buf<T>(q->param);
+  const T* g = buf<T>(q->grad);
+  T* m = buf<T>(q->exp_avg);
+  T* v = buf<T>(q->exp_avg_sq);
+  for (int64_t i = 0; i < q->n; ++i) {
+    const double gi = g[i];
+    const double mi = q->beta1 * static_cast<double>(m[i]) + (1.0 - q->beta1) * gi;
+    const double vi = q->beta2 * static_cast<double>(v[i]) + (1.0 - q->beta2) * gi * gi;
+    p[i] = static_cast<T>(static_cast<double>(p[i]) -
+                          q->lr * (mi / q->bias_correction1) / (std::sqrt(vi / q->bias_correction2) + q->eps));
+    m[i] = static_cast<T>(mi);
+    v[i] = static_cast<T>(vi);
+  }
+}
+
+}  // namespace
+
+int cpu_sgd_update(int32_t dtype, const fw_sgd_update_params* q) {
+  if (q->n < 0) return FW_ERR_INVALID;
+  if (dtype == FW_F32) sgd_update<float>(q);
+  else sgd_update<double>(q);
+  return FW_OK;
+}
+int cpu_rmsprop_update(int32_t dtype, const fw_rmsprop_update_params* q) {
+  if (q->n < 0) return FW_ERR_INVALID;
+  if (dtype == FW_F32) rmsprop_update<float>(q);
+  else rmsprop_update<double>(q);
+  return FW_OK;
+}
+int cpu_adam_update(int32_t dtype, const fw_adam_update_params* q) {
+  if (q->n < 0) return FW_ERR_INVALID;
+  if (dtype == FW_F32) adam_update<float>(q);
+  else adam_update<double>(q);
+  return FW_OK;
+}
+
+}  // namespace fw
 
 namespace fw::optim {
 namespace {
@@ -25,7 +95,7 @@ std::string num(double v) {
 }
 
 // Base of the three optimizers: owns the slot tensors and the step counter and drives the per-parameter loop.
-// CRTP: Rule supplies update_element() (and optionally begin_step()), called without virtual dispatch in the loop.
+// CRTP: Rule supplies update() (and optionally begin_step()), called without virtual dispatch in the loop.
 template <class Rule> class SlotOptimizer : public Optimizer {
  public:
   SlotOptimizer(nn::NamedTensors params, OptimizerOptions opt, std::vector<std::string> slots)
@@ -34,7 +104,7 @@ template <class Rule> class SlotOptimizer : public Optimizer {
     step_ = Tensor::zeros({1}, DType::F64);  // (1,) the number of step() calls so far
     for (const auto& [name, p] : params_) {
       std::vector<Tensor> s;
-      for (size_t k = 0; k < slot_names_.size(); ++k) s.push_back(Tensor::zeros(p.shape(), p.dtype()));
+      for (size_t k = 0; k < slot_names_.size(); ++k) s.push_back(Tensor::zeros(p.shape(), p.dtype(), p.device()));
       slots_.push_back(std::move(s));
     }
   }
@@ -56,7 +126,7 @@ template <class Rule> class SlotOptimizer : public Optimizer {
       const auto& [name, p] = params_[i];
       Tensor g = p.grad();
       if (!g.defined()) continue;  // no gradient this step: parameter and its state are left alone
-      if (g.shape() != p.shape() || g.dtype() != p.dtype())
+      if (g.shape() != p.shape() || g.dtype() != p.dtype() || g.device() != p.device())
         throw std::invalid_argument("Optimizer(" + opt_.name + ")::step: grad " + g.str() + " of parameter '" + name +
                                     "' does not match " + p.str());
       grads[i] = g.is_contiguous() ? g : g.contiguous();
@@ -64,35 +134,17 @@ template <class Rule> class SlotOptimizer : public Optimizer {
     double* t = step_.data<double>();
     t[0] += 1.0;
     static_cast<Rule*>(this)->begin_step(t[0]);
-    for (size_t i = 0; i < params_.size(); ++i) {
-      if (!grads[i].defined()) continue;
-      if (params_[i].second.dtype() == DType::F32) update<float>(params_[i].second, grads[i], slots_[i]);
-      else update<double>(params_[i].second, grads[i], slots_[i]);
-    }
+    for (size_t i = 0; i < params_.size(); ++i)
+      if (grads[i].defined()) static_cast<const Rule*>(this)->update(params_[i].second, grads[i], slots_[i]);
   }
 
  protected:
   static constexpr size_t kMaxSlots = 2;
-  // Rule interface: begin_step(t) sets per-step scalars (t is the 1-based step number);
-  // update_element(p, g, s) updates one element of the parameter and its slots s[0..], all in double.
+  // Rule interface: begin_step(t) sets per-step scalars (t is the 1-based step number); update(p, g, slots)
+  // launches the rule's kernel on p's device (p, g and the slots contiguous, of p's shape, dtype and device).
   void begin_step(double t) { (void)t; }
 
  private:
-  template <class T> void update(const Tensor& p, const Tensor& g, std::vector<Tensor>& slots) const {
-    T* pd = p.data<T>();        // (numel,) parameter storage, contiguous
-    const T* gd = g.data<T>();  // (numel,) gradient, contiguous
-    std::vector<T*> sd;         // one (numel,) pointer per slot
-    for (auto& s : slots) sd.push_back(s.data<T>());
-    double sv[kMaxSlots];
-    for (int64_t i = 0, n = p.numel(); i < n; ++i) {
-      double pv = pd[i];
-      for (size_t k = 0; k < sd.size(); ++k) sv[k] = sd[k][i];
-      static_cast<const Rule*>(this)->update_element(pv, static_cast<double>(gd[i]), sv);
-      pd[i] = static_cast<T>(pv);
-      for (size_t k = 0; k < sd.size(); ++k) sd[k][i] = static_cast<T>(sv[k]);
-    }
-  }
-
   std::vector<std::string> slot_names_;
   std::vector<std::vector<Tensor>> slots_;  // [param][slot], each of the parameter's shape and dtype
   Tensor step_;
@@ -102,9 +154,9 @@ template <class Rule> class SlotOptimizer : public Optimizer {
 class Sgd final : public SlotOptimizer<Sgd> {
  public:
   Sgd(nn::NamedTensors params, OptimizerOptions opt) : SlotOptimizer(std::move(params), opt, {"momentum_buffer"}) {}
-  void update_element(double& p, double g, double* s) const {
-    s[0] = opt_.momentum * s[0] + g;
-    p -= opt_.lr * s[0];
+  void update(const Tensor& p, const Tensor& g, const std::vector<Tensor>& s) const {
+    launch(p.device(), p.dtype(),
+           fw_sgd_update_params{buffer_of(p), buffer_of(g), buffer_of(s[0]), p.numel(), opt_.lr, opt_.momentum});
   }
 };
 
@@ -112,9 +164,10 @@ class Sgd final : public SlotOptimizer<Sgd> {
 class RmsProp final : public SlotOptimizer<RmsProp> {
  public:
   RmsProp(nn::NamedTensors params, OptimizerOptions opt) : SlotOptimizer(std::move(params), opt, {"square_avg"}) {}
-  void update_element(double& p, double g, double* s) const {
-    s[0] = opt_.rho * s[0] + (1.0 - opt_.rho) * g * g;
-    p -= opt_.lr * g / (std::sqrt(s[0]) + opt_.eps);
+  void update(const Tensor& p, const Tensor& g, const std::vector<Tensor>& s) const {
+    launch(p.device(), p.dtype(),
+           fw_rmsprop_update_params{buffer_of(p), buffer_of(g), buffer_of(s[0]), p.numel(), opt_.lr, opt_.rho,
+                                    opt_.eps});
   }
 };
 
@@ -127,10 +180,10 @@ class Adam final : public SlotOptimizer<Adam> {
     bc1_ = 1.0 - std::pow(opt_.beta1, t);
     bc2_ = 1.0 - std::pow(opt_.beta2, t);
   }
-  void update_element(double& p, double g, double* s) const {
-    s[0] = opt_.beta1 * s[0] + (1.0 - opt_.beta1) * g;
-    s[1] = opt_.beta2 * s[1] + (1.0 - opt_.beta2) * g * g;
-    p -= opt_.lr * (s[0] / bc1_) / (std::sqrt(s[1] / bc2_) + opt_.eps);
+  void update(const Tensor& p, const Tensor& g, const std::vector<Tensor>& s) const {
+    launch(p.device(), p.dtype(),
+           fw_adam_update_params{buffer_of(p), buffer_of(g), buffer_of(s[0]), buffer_of(s[1]), p.numel(), opt_.lr,
+                                 opt_.beta1, opt_.beta2, opt_.eps, bc1_, bc2_});
   }
 
  private:
@@ -201,26 +254,13 @@ std::unique_ptr<Optimizer> make_optimizer(const nn::NamedTensors& params, const 
     if (name.empty()) throw std::invalid_argument("make_optimizer(" + n + "): a parameter has an empty name");
     if (!seen.emplace(name, true).second) throw std::invalid_argument(who + " is listed twice");
     if (!p.defined()) throw std::invalid_argument(who + " is undefined");
-    if (!p.is_leaf() || !p.is_contiguous() || p.device() != Device::CPU)
-      throw std::invalid_argument(who + " " + p.str() + " must be a contiguous CPU leaf");
+    if (!p.is_leaf() || !p.is_contiguous())
+      throw std::invalid_argument(who + " " + p.str() + " must be a contiguous leaf");
   }
   if (n == "sgd") return std::make_unique<Sgd>(params, opt);
   if (n == "rmsprop") return std::make_unique<RmsProp>(params, opt);
   return std::make_unique<Adam>(params, opt);
 }
-
-namespace {
-template <class T> double sum_squares(const Tensor& g) {
-  const T* d = g.data<T>();  // (numel,) contiguous
-  double s = 0;
-  for (int64_t i = 0, n = g.numel(); i < n; ++i) s += static_cast<double>(d[i]) * static_cast<double>(d[i]);
-  return s;
-}
-template <class T> void scale_in_place(const Tensor& g, double c) {
-  T* d = g.data<T>();  // (numel,) contiguous
-  for (int64_t i = 0, n = g.numel(); i < n; ++i) d[i] = static_cast<T>(static_cast<double>(d[i]) * c);
-}
-}  // namespace
 
 double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
   if (!(max_norm > 0) || !std::isfinite(max_norm))
@@ -231,8 +271,7 @@ double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
     if (!p.defined()) continue;
     Tensor g = p.grad();
     if (!g.defined()) continue;
-    Tensor c = g.is_contiguous() ? g : g.contiguous();
-    total += c.dtype() == DType::F32 ? sum_squares<float>(c) : sum_squares<double>(c);
+    total += sum_squares(g);
   }
   const double norm = std::sqrt(total);
   if (!std::isfinite(norm) || norm <= max_norm) return norm;  // non-finite: grads left as they are
@@ -245,8 +284,7 @@ double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
       g = g.contiguous().detach();
       Tensor(p).set_grad(g);
     }
-    if (g.dtype() == DType::F32) scale_in_place<float>(g, scale);
-    else scale_in_place<double>(g, scale);
+    scale_into(g, scale);
   }
   return norm;
 }

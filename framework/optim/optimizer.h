@@ -8,7 +8,46 @@
 //   Adam:     m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; t += 1;
 //             p -= lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
 // State is exposed by name ("<param>.<slot>") so checkpoints can save and restore it exactly.
+// The updates run as kernels on the parameter's device (below); the arithmetic is done in double per element and
+// stored in the parameter's dtype, so a run is bit-reproducible and resuming gives the uninterrupted updates.
 #pragma once
+#include "framework/backend/backend_abi.h"
+
+/* ---- kernels (plain C, part of the backend ABI; listed in framework/ops/families.h). All buffers: (n,), the
+ * parameter's dtype; param and the state buffers are updated in place. */
+
+/* sgd_update: v = momentum v + g; p -= lr v */
+typedef struct fw_sgd_update_params {
+  fw_buffer param, grad, momentum_buffer;
+  int64_t n;
+  double lr, momentum;
+} fw_sgd_update_params;
+
+/* rmsprop_update: s = rho s + (1 - rho) g^2; p -= lr g / (sqrt(s) + eps) */
+typedef struct fw_rmsprop_update_params {
+  fw_buffer param, grad, square_avg;
+  int64_t n;
+  double lr, rho, eps;
+} fw_rmsprop_update_params;
+
+/* adam_update: m = beta1 m + (1 - beta1) g; v = beta2 v + (1 - beta2) g^2;
+ * p -= lr (m / bias_correction1) / (sqrt(v / bias_correction2) + eps), bias_correction_i = 1 - beta_i^t */
+typedef struct fw_adam_update_params {
+  fw_buffer param, grad, exp_avg, exp_avg_sq;
+  int64_t n;
+  double lr, beta1, beta2, eps, bias_correction1, bias_correction2;
+} fw_adam_update_params;
+
+#define FW_OPTIM_KERNELS(X)                                                                                 \
+  X(SGD_UPDATE, sgd_update, fw_sgd_update_params, momentum_buffer,                                           \
+    FW_WRITES(fw_sgd_update_params, param) | FW_WRITES(fw_sgd_update_params, momentum_buffer))               \
+  X(RMSPROP_UPDATE, rmsprop_update, fw_rmsprop_update_params, square_avg,                                    \
+    FW_WRITES(fw_rmsprop_update_params, param) | FW_WRITES(fw_rmsprop_update_params, square_avg))            \
+  X(ADAM_UPDATE, adam_update, fw_adam_update_params, exp_avg_sq,                                             \
+    FW_WRITES(fw_adam_update_params, param) | FW_WRITES(fw_adam_update_params, exp_avg) |                    \
+        FW_WRITES(fw_adam_update_params, exp_avg_sq))
+
+#ifdef __cplusplus
 #include <memory>
 #include <string>
 #include <vector>
@@ -50,3 +89,4 @@ std::unique_ptr<Optimizer> make_optimizer(const nn::NamedTensors& params, const 
 double clip_grad_norm(const std::vector<Tensor>& params, double max_norm);
 
 }  // namespace fw::optim
+#endif

@@ -1,0 +1,37 @@
+// framework/ops/blas.h: the one wrapper around CBLAS GEMM (float and double), used by the GEMM kernel
+// (framework/ops/matmul.cpp) and the convolution kernels (framework/ops/conv.cpp). Internal to framework/ops.
+//
+// gemm: row-major C (M, N) = alpha op(A) op(B) + beta C with leading dimensions lda, ldb, ldc (elements).
+// Ensures beta = 0 ignores C's old contents (no NaN carried in) even when K = 0, where BLAS would not touch C;
+// M = 0 or N = 0 is a no-op. Leading dimensions are clamped to >= 1, as BLAS requires even for empty operands.
+#pragma once
+#include <cblas.h>
+
+#include <algorithm>
+#include <cstdint>
+
+namespace fw::blas {
+
+inline int ld(int64_t v) { return static_cast<int>(std::max<int64_t>(1, v)); }
+
+template <class T> void scale_only(int64_t M, int64_t N, T beta, T* C, int64_t ldc) {
+  for (int64_t i = 0; i < M; ++i)
+    for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == T(0) ? T(0) : beta * C[i * ldc + j];
+}
+
+inline void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                 const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  if (M == 0 || N == 0) return;
+  if (K == 0) return scale_only(M, N, beta, C, ldc);
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, int(M), int(N),
+              int(K), alpha, A, ld(lda), B, ld(ldb), beta, C, ld(ldc));
+}
+inline void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const double* A, int64_t lda,
+                 const double* B, int64_t ldb, double beta, double* C, int64_t ldc) {
+  if (M == 0 || N == 0) return;
+  if (K == 0) return scale_only(M, N, beta, C, ldc);
+  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, int(M), int(N),
+              int(K), alpha, A, ld(lda), B, ld(ldb), beta, C, ld(ldc));
+}
+
+}  // namespace fw::blas
