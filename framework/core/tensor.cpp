@@ -105,21 +105,19 @@ Tensor Tensor::to_device(Device d) const {
   return out;
 }
 
-Tensor Tensor::from_vector(const Shape& shape, const std::vector<float>& v) {
+namespace {
+template <class T> Tensor tensor_from(const Shape& shape, const std::vector<T>& v, DType dt) {
   if (shape_numel(shape) != static_cast<int64_t>(v.size()))
     throw ShapeError("from_vector: shape " + shape_str(shape) + " needs " + std::to_string(shape_numel(shape)) +
                      " values, got " + std::to_string(v.size()));
-  Tensor t = empty(shape, DType::F32);
-  if (!v.empty()) std::memcpy(t.raw_data(), v.data(), v.size() * sizeof(float));
+  Tensor t = Tensor::empty(shape, dt);
+  if (!v.empty()) std::memcpy(t.raw_data(), v.data(), v.size() * sizeof(T));
   return t;
 }
+}  // namespace
+Tensor Tensor::from_vector(const Shape& shape, const std::vector<float>& v) { return tensor_from(shape, v, DType::F32); }
 Tensor Tensor::from_vector(const Shape& shape, const std::vector<double>& v) {
-  if (shape_numel(shape) != static_cast<int64_t>(v.size()))
-    throw ShapeError("from_vector: shape " + shape_str(shape) + " needs " + std::to_string(shape_numel(shape)) +
-                     " values, got " + std::to_string(v.size()));
-  Tensor t = empty(shape, DType::F64);
-  if (!v.empty()) std::memcpy(t.raw_data(), v.data(), v.size() * sizeof(double));
-  return t;
+  return tensor_from(shape, v, DType::F64);
 }
 
 Tensor Tensor::view_of(const Tensor& base, const Shape& shape, const Shape& strides, int64_t offset) {
