@@ -1,0 +1,239 @@
+// framework/ops/rnn.cpp: the fused LSTM scan (framework/ops/rnn.h): the CPU kernels (forward, then the
+// backward through time), then the op and its gradient.
+//
+// Work split: the batch is cut into min(N, kChunks) fixed chunks of images; each chunk's whole recurrence is one
+// TBB task (images never interact), so every per-image value is computed the same way at any thread count. Per
+// step, a chunk's state-to-state convolution is one GEMM over all its images: w (4h, h k) x cols (h k, n L),
+// with cols the im2col of the previous step's hidden state (n = images in the chunk). The weight gradient is
+// accumulated per chunk and the chunk partials are added in chunk order.
+#include "framework/ops/rnn.h"
+
+#include <tbb/parallel_for.h>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "framework/backend/backend.h"
+#include "framework/core/autograd.h"
+#include "framework/core/parallel.h"
+#include "framework/ops/blas.h"
+
+namespace fw {
+namespace {
+
+constexpr int64_t kChunks = 4;
+
+struct Scan {
+  int64_t N, h, S, L, k, pb;
+  int64_t chunks() const { return std::min(N, kChunks); }
+  int64_t begin(int64_t c) const { return c * N / chunks(); }
+  // Element offsets. h, dh: (N, h, S, L); gates, dgates: (N, 4h, S, L); acts: (S, N, 5h, L).
+  int64_t hid(int64_t n, int64_t u, int64_t t) const { return ((n * h + u) * S + t) * L; }
+  int64_t gate(int64_t n, int64_t q, int64_t t) const { return ((n * 4 * h + q) * S + t) * L; }
+  int64_t act(int64_t t, int64_t n, int64_t q) const { return ((t * N + n) * 5 * h + q) * L; }
+};
+
+template <class T> T sigmoid(T x) { return x >= 0 ? T(1) / (T(1) + std::exp(-x)) : std::exp(x) / (T(1) + std::exp(x)); }
+
+// cols (h k, n L): cols[(u k + a), j L + l] = h_{t-1}[n0 + j, u, l + a - pb], 0 outside [0, L).
+template <class T> void im2col_prev(const Scan& s, const T* hs, int64_t n0, int64_t n, int64_t t, T* cols) {
+  const int64_t width = n * s.L;
+  for (int64_t u = 0; u < s.h; ++u)
+    for (int64_t a = 0; a < s.k; ++a) {
+      T* row = cols + (u * s.k + a) * width;
+      for (int64_t j = 0; j < n; ++j) {
+        const T* src = hs + s.hid(n0 + j, u, t - 1);  // src: (L)
+        T* dst = row + j * s.L;
+        for (int64_t l = 0; l < s.L; ++l) {
+          const int64_t li = l + a - s.pb;
+          dst[l] = (li >= 0 && li < s.L) ? src[li] : T(0);
+        }
+      }
+    }
+}
+
+// One chunk's forward recurrence. z: (4h, n L) scratch, cols: (h k, n L) scratch.
+template <class T>
+void scan_forward_chunk(const Scan& s, T* hs, T* acts, const T* gates, const T* w, int64_t n0, int64_t n) {
+  const int64_t width = n * s.L, h = s.h, L = s.L;
+  std::vector<T> z(static_cast<size_t>(4 * h * width)), cols(static_cast<size_t>(h * s.k * width));
+  for (int64_t t = 0; t < s.S; ++t) {
+    if (t > 0) {  // z = w (4h, h k) cols (h k, n L)
+      im2col_prev(s, hs, n0, n, t, cols.data());
+      blas::gemm(false, false, 4 * h, width, h * s.k, T(1), w, h * s.k, cols.data(), width, T(0), z.data(), width);
+    }
+    for (int64_t j = 0; j < n; ++j) {
+      const int64_t img = n0 + j;
+      T* a = acts + s.act(t, img, 0);  // a: (5h, L) = i | f | o | g | c
+      const T* cp = t > 0 ? acts + s.act(t - 1, img, 4 * h) : nullptr;  // c_{t-1}: (h, L)
+      for (int64_t u = 0; u < h; ++u) {
+        const T* gi = gates + s.gate(img, u, t);
+        const T* gf = gates + s.gate(img, h + u, t);
+        const T* go = gates + s.gate(img, 2 * h + u, t);
+        const T* gg = gates + s.gate(img, 3 * h + u, t);
+        T* hout = hs + s.hid(img, u, t);
+        for (int64_t l = 0; l < L; ++l) {
+          const int64_t zc = j * L + l;
+          const T zi = t > 0 ? gi[l] + z[u * width + zc] : gi[l];
+          const T zf = t > 0 ? gf[l] + z[(h + u) * width + zc] : gf[l];
+          const T zo = t > 0 ? go[l] + z[(2 * h + u) * width + zc] : go[l];
+          const T zg = t > 0 ? gg[l] + z[(3 * h + u) * width + zc] : gg[l];
+          const T i = sigmoid(zi), f = sigmoid(zf), o = sigmoid(zo), g = std::tanh(zg);
+          const T c = cp ? f * cp[u * L + l] + i * g : i * g;
+          a[u * L + l] = i;
+          a[(h + u) * L + l] = f;
+          a[(2 * h + u) * L + l] = o;
+          a[(3 * h + u) * L + l] = g;
+          a[(4 * h + u) * L + l] = c;
+          hout[l] = o * std::tanh(c);
+        }
+      }
+    }
+  }
+}
+
+// One chunk's backward through time. dw_part: (4h, h k), this chunk's weight gradient (written).
+template <class T>
+void scan_backward_chunk(const Scan& s, T* dgates, T* dw_part, const T* dh, const T* hs, const T* acts, const T* w,
+                         int64_t n0, int64_t n) {
+  const int64_t width = n * s.L, h = s.h, L = s.L, hk = h * s.k;
+  std::vector<T> dz(static_cast<size_t>(4 * h * width)), cols(static_cast<size_t>(hk * width)),
+      dcols(static_cast<size_t>(hk * width));
+  std::vector<T> dh_carry(static_cast<size_t>(h * width), T(0)), dc_carry(static_cast<size_t>(h * width), T(0));
+  std::fill(dw_part, dw_part + 4 * h * hk, T(0));
+  for (int64_t t = s.S - 1; t >= 0; --t) {
+    for (int64_t j = 0; j < n; ++j) {
+      const int64_t img = n0 + j;
+      const T* a = acts + s.act(t, img, 0);
+      const T* cp = t > 0 ? acts + s.act(t - 1, img, 4 * h) : nullptr;
+      for (int64_t u = 0; u < h; ++u) {
+        const T* dht = dh + s.hid(img, u, t);
+        T* dgi = dgates + s.gate(img, u, t);
+        T* dgf = dgates + s.gate(img, h + u, t);
+        T* dgo = dgates + s.gate(img, 2 * h + u, t);
+        T* dgg = dgates + s.gate(img, 3 * h + u, t);
+        for (int64_t l = 0; l < L; ++l) {
+          const int64_t e = u * L + l, zc = j * L + l;
+          const T i = a[e], f = a[h * L + e], o = a[2 * h * L + e], g = a[3 * h * L + e], c = a[4 * h * L + e];
+          const T tc = std::tanh(c);
+          const T dhv = dht[l] + dh_carry[u * width + zc];
+          const T dc = dc_carry[u * width + zc] + dhv * o * (T(1) - tc * tc);
+          const T dzi = dc * g * (i * (T(1) - i));
+          const T dzf = (cp ? dc * cp[e] : T(0)) * (f * (T(1) - f));
+          const T dzo = dhv * tc * (o * (T(1) - o));
+          const T dzg = dc * i * (T(1) - g * g);
+          dc_carry[u * width + zc] = dc * f;
+          dgi[l] = dzi;
+          dgf[l] = dzf;
+          dgo[l] = dzo;
+          dgg[l] = dzg;
+          dz[u * width + zc] = dzi;
+          dz[(h + u) * width + zc] = dzf;
+          dz[(2 * h + u) * width + zc] = dzo;
+          dz[(3 * h + u) * width + zc] = dzg;
+        }
+      }
+    }
+    if (t == 0) break;
+    // dw += dz (4h, n L) cols^T (n L, h k); dcols = w^T (h k, 4h) dz (4h, n L); dh_{t-1} = col2im(dcols)
+    im2col_prev(s, hs, n0, n, t, cols.data());
+    blas::gemm(false, true, 4 * h, hk, width, T(1), dz.data(), width, cols.data(), width, T(1), dw_part, hk);
+    blas::gemm(true, false, hk, width, 4 * h, T(1), w, hk, dz.data(), width, T(0), dcols.data(), width);
+    std::fill(dh_carry.begin(), dh_carry.end(), T(0));
+    for (int64_t u = 0; u < h; ++u)
+      for (int64_t a = 0; a < s.k; ++a) {
+        const T* row = dcols.data() + (u * s.k + a) * width;
+        T* dst = dh_carry.data() + u * width;
+        for (int64_t j = 0; j < n; ++j)
+          for (int64_t l = 0; l < L; ++l) {
+            const int64_t li = l + a - s.pb;
+            if (li >= 0 && li < L) dst[j * L + li] += row[j * L + l];
+          }
+      }
+  }
+}
+
+bool scan_from(int64_t N, int64_t h, int64_t S, int64_t L, int64_t k, int64_t pb, Scan& s) {
+  s = {N, h, S, L, k, pb};
+  return N >= 0 && h >= 1 && S >= 0 && L >= 1 && k >= 1 && pb >= 0 && pb < k;
+}
+
+template <class T> void scan_forward(const Scan& s, const fw_lstm_scan_forward_params* p) {
+  T* hs = static_cast<T*>(p->h.ptr);
+  T* acts = static_cast<T*>(p->acts.ptr);
+  const T* gates = static_cast<const T*>(p->gates.ptr);
+  const T* w = static_cast<const T*>(p->w.ptr);
+  tbb::parallel_for(int64_t(0), s.chunks(), [&](int64_t c) {
+    scan_forward_chunk(s, hs, acts, gates, w, s.begin(c), s.begin(c + 1) - s.begin(c));
+  });
+}
+
+template <class T> void scan_backward(const Scan& s, const fw_lstm_scan_backward_params* p) {
+  const int64_t wn = 4 * s.h * s.h * s.k;
+  std::vector<T> parts(static_cast<size_t>(std::max<int64_t>(1, s.chunks()) * wn));
+  tbb::parallel_for(int64_t(0), s.chunks(), [&](int64_t c) {
+    scan_backward_chunk(s, static_cast<T*>(p->dgates.ptr), parts.data() + c * wn, static_cast<const T*>(p->dh.ptr),
+                        static_cast<const T*>(p->h.ptr), static_cast<const T*>(p->acts.ptr),
+                        static_cast<const T*>(p->w.ptr), s.begin(c), s.begin(c + 1) - s.begin(c));
+  });
+  T* dw = static_cast<T*>(p->dw.ptr);
+  if (!dw) return;
+  for (int64_t c = 0; c < s.chunks(); ++c)  // chunk order: the same sum at any thread count
+    for (int64_t e = 0; e < wn; ++e) dw[e] += parts[c * wn + e];
+}
+
+}  // namespace
+
+int cpu_lstm_scan_forward(int32_t dtype, const fw_lstm_scan_forward_params* p) {
+  Scan s;
+  if (!scan_from(p->N, p->hidden, p->S, p->L, p->k, p->pad_before, s)) return FW_ERR_INVALID;
+  init_thread_policy();
+  if (dtype == FW_F32) scan_forward<float>(s, p);
+  else scan_forward<double>(s, p);
+  return FW_OK;
+}
+
+int cpu_lstm_scan_backward(int32_t dtype, const fw_lstm_scan_backward_params* p) {
+  Scan s;
+  if (!scan_from(p->N, p->hidden, p->S, p->L, p->k, p->pad_before, s) || !p->dgates.ptr) return FW_ERR_INVALID;
+  init_thread_policy();
+  if (dtype == FW_F32) scan_backward<float>(s, p);
+  else scan_backward<double>(s, p);
+  return FW_OK;
+}
+
+Tensor lstm_scan(const Tensor& gates0, const Tensor& w0, int64_t pad_before) {
+  if (!gates0.defined() || !w0.defined()) throw ShapeError("lstm_scan: undefined input");
+  if (gates0.dim() != 4 || w0.dim() != 3 || w0.size(0) != gates0.size(1) || w0.size(0) != 4 * w0.size(1) ||
+      w0.size(1) < 1)
+    throw ShapeError("lstm_scan: gates " + gates0.str() + " and state-to-state kernel " + w0.str() +
+                     " should be (N, 4h, S, L) and (4h, h, k)");
+  if (gates0.dtype() != w0.dtype() || gates0.device() != w0.device())
+    throw ShapeError("lstm_scan: gates " + gates0.str() + " and kernel " + w0.str() + " differ in dtype or device");
+  const int64_t N = gates0.size(0), h = w0.size(1), S = gates0.size(2), L = gates0.size(3), k = w0.size(2);
+  if (pad_before < 0 || pad_before >= k || L < 1)
+    throw ShapeError("lstm_scan: pad_before " + std::to_string(pad_before) + " must be in [0, " +
+                     std::to_string(k - 1) + "] and L >= 1 for kernel " + w0.str() + ", gates " + gates0.str());
+  Tensor gates = gates0.contiguous().detach(), w = w0.contiguous().detach();
+  const DType dt = gates.dtype();
+  const Device dev = gates.device();
+  Tensor hs = Tensor::empty({N, h, S, L}, dt, dev);        // hs: (N, h, S, L)
+  Tensor acts = Tensor::empty({S, N, 5 * h, L}, dt, dev);  // acts: (S, N, 5h, L)
+  launch(dev, dt, fw_lstm_scan_forward_params{buffer_of(hs), buffer_of(acts), buffer_of(gates), buffer_of(w), N, h, S,
+                                              L, k, pad_before});
+  Tensor hd = hs.detach();
+  const bool gw = w0.requires_grad();
+  return record(hs, "lstm_scan", {gates0, w0}, [hd, acts, w, N, h, S, L, k, pad_before, gw](const Tensor& g0) {
+    Tensor g = g0.contiguous();  // g: (N, h, S, L)
+    Tensor dgates = Tensor::empty({N, 4 * h, S, L}, g.dtype(), g.device());
+    Tensor dw = gw ? Tensor::zeros(w.shape(), w.dtype(), w.device()) : Tensor();
+    launch(g.device(), g.dtype(),
+           fw_lstm_scan_backward_params{buffer_of(dgates), buffer_of(dw), buffer_of(g), buffer_of(hd),
+                                        buffer_of(acts), buffer_of(w), N, h, S, L, k, pad_before});
+    return std::vector<Tensor>{dgates, dw};
+  });
+}
+
+}  // namespace fw
