@@ -321,16 +321,7 @@ TEST_CASE("masked Conv2d weights stay exactly zero under RMSProp and Adam") {
   for (const char* name : {"rmsprop", "adam"}) {
     CAPTURE(name);
     Rng rng(11);
-    nn::Conv2dOptions o;
-    o.in = 2;
-    o.out = 4;
-    o.kh = 3;
-    o.kw = 3;
-    o.pad = Padding2d::same(3, 3);
-    o.mask = Tensor::ones({4, 2, 3, 3});  // PixelCNN-style: only taps above / left of the centre
-    for (int64_t co = 0; co < 4; ++co)
-      for (int64_t ci = 0; ci < 2; ++ci)
-        for (int64_t k = 4; k < 9; ++k) o.mask.set({co, ci, k / 3, k % 3}, 0);
+    nn::Conv2dOptions o = raster_masked_conv(2, 4, 3, 4);  // PixelCNN-style: only taps above / left of the centre
     nn::Conv2d conv(o, rng);
     const std::vector<double> w0 = conv.weight.to_vector(), m = conv.mask.to_vector();
     auto opt = optim::make_optimizer(conv.named_parameters(), opts(name, 0.05));

@@ -1,5 +1,5 @@
 // tests/test_util.h: helpers shared by the test suites: float64 leaves for gradient checks, error-message
-// matchers, exact and approximate tensor comparisons, a temporary folder. Header-only (inline), doctest's
+// matchers, exact and approximate tensor comparisons, masked convolution options, a temporary folder. Header-only (inline), doctest's
 // macros available; everything in namespace test_util.
 #pragma once
 #include <doctest/doctest.h>
@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "framework/core/tensor.h"
+#include "framework/nn/conv2d.h"
 #include "tests/gradcheck.h"
 
 namespace test_util {
@@ -72,6 +73,21 @@ inline double max_abs_diff(const fw::Tensor& a, const fw::Tensor& b) {
   double m = 0;
   for (size_t i = 0; i < x.size(); ++i) m = std::max(m, std::fabs(x[i] - y[i]));
   return m;
+}
+
+// Options of an (out, in, k, k) convolution with "same" padding and a raster-order mask: the taps at raster
+// index >= first_masked (of k * k) are 0, the others 1 (k = 3: 4 is mask A's "centre off", 5 mask B's).
+inline fw::nn::Conv2dOptions raster_masked_conv(int64_t in, int64_t out, int64_t k, int64_t first_masked) {
+  fw::nn::Conv2dOptions o;
+  o.in = in;
+  o.out = out;
+  o.kh = o.kw = k;
+  o.pad = fw::Padding2d::same(k, k);
+  o.mask = fw::Tensor::ones({out, in, k, k});  // (out, in, k, k)
+  for (int64_t co = 0; co < out; ++co)
+    for (int64_t ci = 0; ci < in; ++ci)
+      for (int64_t t = first_masked; t < k * k; ++t) o.mask.set({co, ci, t / k, t % k}, 0.0);
+  return o;
 }
 
 // A fresh folder under the system's temp directory, named <prefix>XXXXXX, removed with its contents at the end
