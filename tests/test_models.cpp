@@ -208,38 +208,26 @@ TEST_CASE("config: defaults, validation naming the field, metadata round trip") 
   CHECK(ms.resolved().small == 14);
   CHECK(ms.resolved().subsample_factor() == 2);
 
-  auto throws_naming = [](ModelConfig bad, const std::string& what) {
-    try {
-      bad.resolved();
-      FAIL("no throw for " << what);
-    } catch (const std::invalid_argument& e) {
-      INFO(e.what());
-      CHECK(std::string(e.what()).find(what) != std::string::npos);
-    }
+  // Each invalid configuration: a change to c (row_lstm) or ms (multiscale), and a piece of its message.
+  struct Bad {
+    const ModelConfig& base;
+    std::function<void(ModelConfig&)> change;
+    std::string what;
   };
-  ModelConfig b = c;
-  b.channels = 3;
-  b.levels = 256;
-  b.hidden = 16;
-  throws_naming(b, "hidden: 16 does not split into three");
-  b.hidden = 12;
-  b.out_hidden = 32;
-  throws_naming(b, "out_hidden: 32");
-  b = c;
-  b.channels = 3;
-  throws_naming(b, "levels");
-  b = c;
-  b.model = "pixelrnn";
-  throws_naming(b, "unknown model 'pixelrnn'");
-  b = c;
-  b.levels = 16;
-  throws_naming(b, "levels: 16");
-  b = ms;
-  b.small = 10;
-  throws_naming(b, "small");
-  b = ms;
-  b.inner = "gru";
-  throws_naming(b, "inner");
+  const Bad bads[] = {
+      {c, [](ModelConfig& b) { b.channels = 3, b.levels = 256, b.hidden = 16; }, "hidden: 16 does not split"},
+      {c, [](ModelConfig& b) { b.channels = 3, b.levels = 256, b.hidden = 12, b.out_hidden = 32; }, "out_hidden: 32"},
+      {c, [](ModelConfig& b) { b.channels = 3; }, "levels"},
+      {c, [](ModelConfig& b) { b.model = "pixelrnn"; }, "unknown model 'pixelrnn'"},
+      {c, [](ModelConfig& b) { b.levels = 16; }, "levels: 16"},
+      {ms, [](ModelConfig& b) { b.small = 10; }, "small"},
+      {ms, [](ModelConfig& b) { b.inner = "gru"; }, "inner"},
+  };
+  for (const Bad& bad : bads) {
+    ModelConfig b = bad.base;
+    bad.change(b);
+    CHECK(test_util::throws_with<std::invalid_argument>([&] { b.resolved(); }, {bad.what}));
+  }
 
   ModelConfig m = ms.resolved();
   m.hidden = 12;

@@ -1,6 +1,6 @@
 // tests/test_util.h: helpers shared by the test suites: float64 leaves for gradient checks, error-message
-// matchers, exact and approximate tensor comparisons, masked convolution options, a temporary folder. Header-only (inline), doctest's
-// macros available; everything in namespace test_util.
+// matchers, exact and approximate tensor comparisons, masked convolution options, a temporary folder.
+// Header-only (inline), doctest's macros available; everything in namespace test_util.
 #pragma once
 #include <doctest/doctest.h>
 
