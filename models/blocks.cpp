@@ -50,32 +50,27 @@ fw::Tensor PixelCNNBlock::forward(const fw::Tensor& x, const fw::Tensor& cond) c
   return fw::add(x, expand->forward(fw::relu(y)));  // (N, 2h, H, W)
 }
 
-RowLSTMBlock::RowLSTMBlock(const BlockOptions& o, fw::Rng& rng) {
+namespace {
+template <class Lstm> const char* block_name();
+template <> const char* block_name<RowLSTM>() { return "Row LSTM block"; }
+template <> const char* block_name<DiagonalBiLSTM>() { return "Diagonal BiLSTM block"; }
+}  // namespace
+
+template <class Lstm> LstmBlock<Lstm>::LstmBlock(const BlockOptions& o, fw::Rng& rng) {
   const int64_t h = o.hidden;
-  lstm = register_module("lstm", std::make_shared<RowLSTM>(LstmOptions{2 * h, h, o.channels, o.dtype}, rng));
-  expand = register_module("expand", hidden_conv(h, 2 * h, 1, o, rng, "Row LSTM block expand"));
+  lstm = register_module("lstm", std::make_shared<Lstm>(LstmOptions{2 * h, h, o.channels, o.dtype}, rng));
+  expand = register_module("expand", hidden_conv(h, 2 * h, 1, o, rng, std::string(block_name<Lstm>()) + " expand"));
   if (o.conditional)
     cond_conv = register_module("cond", make_conv(h, 4 * h, 1, 1, fw::Tensor(), true, o.dtype, rng));
 }
 
-fw::Tensor RowLSTMBlock::forward(const fw::Tensor& x, const fw::Tensor& cond) const {
-  fw::Tensor hs = lstm->forward(x, conditioning(cond, x));  // hs: (N, h, H, W)
+template <class Lstm> fw::Tensor LstmBlock<Lstm>::forward(const fw::Tensor& x, const fw::Tensor& cond) const {
+  fw::Tensor hs = lstm->forward(x, conditioning(cond, x));  // hs: (N, h, H, W); cond on the 4h gates
   return fw::add(x, expand->forward(hs));                   // (N, 2h, H, W)
 }
 
-DiagonalBiLSTMBlock::DiagonalBiLSTMBlock(const BlockOptions& o, fw::Rng& rng) {
-  const int64_t h = o.hidden;
-  lstm = register_module("lstm",
-                         std::make_shared<DiagonalBiLSTM>(LstmOptions{2 * h, h, o.channels, o.dtype}, rng));
-  expand = register_module("expand", hidden_conv(h, 2 * h, 1, o, rng, "Diagonal BiLSTM block expand"));
-  if (o.conditional)
-    cond_conv = register_module("cond", make_conv(h, 4 * h, 1, 1, fw::Tensor(), true, o.dtype, rng));
-}
-
-fw::Tensor DiagonalBiLSTMBlock::forward(const fw::Tensor& x, const fw::Tensor& cond) const {
-  fw::Tensor hs = lstm->forward(x, conditioning(cond, x));  // hs: (N, h, H, W)
-  return fw::add(x, expand->forward(hs));                   // (N, 2h, H, W)
-}
+template class LstmBlock<RowLSTM>;
+template class LstmBlock<DiagonalBiLSTM>;
 
 std::shared_ptr<ResidualBlock> make_block(const std::string& kind, const BlockOptions& opt, fw::Rng& rng) {
   if (kind == "pixelcnn") return std::make_shared<PixelCNNBlock>(opt, rng);

@@ -46,21 +46,17 @@ class PixelCNNBlock : public ResidualBlock {
   std::shared_ptr<fw::nn::Conv2d> reduce, conv, expand;
 };
 
-class RowLSTMBlock : public ResidualBlock {
+// The Row LSTM block (Lstm = RowLSTM) and the Diagonal BiLSTM block (Lstm = DiagonalBiLSTM): one class, the layer
+// its parameter. Sub-modules "lstm" (2h -> h), "expand" (h -> 2h), and "cond" (h -> 4h) when conditional.
+template <class Lstm> class LstmBlock : public ResidualBlock {
  public:
-  RowLSTMBlock(const BlockOptions& opt, fw::Rng& rng);
+  LstmBlock(const BlockOptions& opt, fw::Rng& rng);
   fw::Tensor forward(const fw::Tensor& x, const fw::Tensor& cond) const override;
-  std::shared_ptr<RowLSTM> lstm;
+  std::shared_ptr<Lstm> lstm;
   std::shared_ptr<fw::nn::Conv2d> expand;
 };
-
-class DiagonalBiLSTMBlock : public ResidualBlock {
- public:
-  DiagonalBiLSTMBlock(const BlockOptions& opt, fw::Rng& rng);
-  fw::Tensor forward(const fw::Tensor& x, const fw::Tensor& cond) const override;
-  std::shared_ptr<DiagonalBiLSTM> lstm;
-  std::shared_ptr<fw::nn::Conv2d> expand;
-};
+using RowLSTMBlock = LstmBlock<RowLSTM>;
+using DiagonalBiLSTMBlock = LstmBlock<DiagonalBiLSTM>;
 
 // kind: pixelcnn | row_lstm | diagonal_bilstm; throws std::invalid_argument naming an unknown kind.
 std::shared_ptr<ResidualBlock> make_block(const std::string& kind, const BlockOptions& opt, fw::Rng& rng);

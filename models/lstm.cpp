@@ -83,11 +83,23 @@ fw::Tensor row_lstm(const fw::Tensor& x, const LstmWeights& w, const fw::Tensor&
   return fw::permute(fw::concat(rows, 0), {1, 2, 0, 3});  // (H, N, h, W) -> h: (N, h, H, W)
 }
 
-fw::Tensor diagonal_lstm(const fw::Tensor& gates_img, const fw::Tensor& w_ss) {
+fw::Tensor diagonal_state_to_state(const fw::Tensor& h_prev, const fw::Tensor& w_ss) {
+  return fw::conv2d(h_prev, w_ss, fw::Tensor(), kDiagonalStatePadding);  // (N, 4h, H, 1)
+}
+
+namespace {
+
+void check_diagonal(const fw::Tensor& gates_img, const fw::Tensor& w_ss, const char* who) {
   if (gates_img.dim() != 4 || w_ss.dim() != 4 || w_ss.size(2) != 2 || w_ss.size(3) != 1 ||
       w_ss.size(0) != gates_img.size(1) || w_ss.size(1) * 4 != w_ss.size(0))
-    throw fw::ShapeError("diagonal_lstm: gates " + gates_img.str() + " and state-to-state " + w_ss.str() +
+    throw fw::ShapeError(std::string(who) + ": gates " + gates_img.str() + " and state-to-state " + w_ss.str() +
                          " should be (N, 4h, H, W) and (4h, h, 2, 1)");
+}
+
+}  // namespace
+
+fw::Tensor diagonal_lstm(const fw::Tensor& gates_img, const fw::Tensor& w_ss) {
+  check_diagonal(gates_img, w_ss, "diagonal_lstm");
   const int64_t N = gates_img.size(0), G = gates_img.size(1), H = gates_img.size(2), W = gates_img.size(3);
   const int64_t h = G / 4;
   fw::Tensor s = fw::skew(gates_img);  // s: (N, 4h, H, W + H - 1); column j holds the diagonal r + c = j
@@ -98,8 +110,7 @@ fw::Tensor diagonal_lstm(const fw::Tensor& gates_img, const fw::Tensor& w_ss) {
   fw::Tensor hs, cs;  // hs, cs: (N, h, H, 1), the previous column's state
   for (int64_t j = 0; j < cols; ++j) {
     fw::Tensor gates = fw::reshape(s_cols[j], {N, G, H, 1});  // gates: (N, 4h, H, 1)
-    if (hs.defined())  // 2x1 kernel over rows (r-1, r) of the previous column: one zero row of padding on top
-      gates = fw::add(gates, fw::conv2d(hs, w_ss, fw::Tensor(), fw::Padding2d{1, 0, 0, 0}));
+    if (hs.defined()) gates = fw::add(gates, diagonal_state_to_state(hs, w_ss));  // rows r-1, r of column j-1
     lstm_cell(gates, cs, hs, cs);
     out.push_back(fw::reshape(hs, {1, N, h, H}));
   }
@@ -107,27 +118,56 @@ fw::Tensor diagonal_lstm(const fw::Tensor& gates_img, const fw::Tensor& w_ss) {
   return fw::unskew(hcols, W);  // h: (N, h, H, W)
 }
 
+fw::Tensor diagonal_lstm_reference(const fw::Tensor& gates_img, const fw::Tensor& w_ss, fw::Tensor* skewed_h) {
+  check_diagonal(gates_img, w_ss, "diagonal_lstm_reference");
+  const int64_t W = gates_img.size(3);
+  fw::Tensor s = fw::skew(gates_img);  // s: (N, 4h, H, W + H - 1)
+  std::vector<fw::Tensor> out;
+  fw::Tensor hs, cs;  // hs, cs: (N, h, H, 1), the previous column's state (undefined = zero before column 0)
+  for (int64_t j = 0; j < s.size(3); ++j) {
+    fw::Tensor gates = fw::slice(s, 3, j, j + 1);  // gates: (N, 4h, H, 1), column j
+    if (hs.defined()) gates = fw::add(gates, diagonal_state_to_state(hs, w_ss));
+    lstm_cell(gates, cs, hs, cs);
+    out.push_back(hs);
+  }
+  fw::Tensor hcols = fw::concat(out, 3);  // hcols: (N, h, H, W + H - 1)
+  if (skewed_h) *skewed_h = hcols;
+  return fw::unskew(hcols, W);  // h: (N, h, H, W)
+}
+
+namespace {
+
+// Checks the Diagonal BiLSTM's arguments; returns h.
+int64_t check_bilstm(const fw::Tensor& x, const LstmWeights& l2r, const LstmWeights& r2l, const fw::Tensor& cond,
+                     const char* who) {
+  const int64_t h = hidden_of(l2r, who);
+  if (hidden_of(r2l, who) != h)
+    throw fw::ShapeError(std::string(who) + ": the two directions have different hidden sizes");
+  if (x.dim() != 4) throw fw::ShapeError(std::string(who) + ": input " + x.str() + " is not (N, C, H, W)");
+  check_cond(cond, x, h, who);
+  return h;
+}
+
+// A direction's input-to-state gates: a 1x1 mask-B convolution in image coordinates (before the skew, so the
+// skew's padding receives no bias), plus cond. -> (N, 4h, H, W)
+fw::Tensor diagonal_input_gates(const fw::Tensor& x, const LstmWeights& w, const fw::Tensor& cond) {
+  fw::Tensor g = fw::conv2d(x, w.w_is, w.b_is, fw::Padding2d{}, w.mask_is);  // g: (N, 4h, H, W)
+  return cond.defined() ? fw::add(g, cond) : g;
+}
+
+}  // namespace
+
 fw::Tensor diagonal_bilstm(const fw::Tensor& x, const LstmWeights& l2r, const LstmWeights& r2l,
                            const fw::Tensor& cond) {
-  const int64_t h = hidden_of(l2r, "diagonal_bilstm");
-  if (hidden_of(r2l, "diagonal_bilstm") != h)
-    throw fw::ShapeError("diagonal_bilstm: the two directions have different hidden sizes");
-  if (x.dim() != 4) throw fw::ShapeError("diagonal_bilstm: input " + x.str() + " is not (N, C, H, W)");
-  check_cond(cond, x, h, "diagonal_bilstm");
-  // Input-to-state: 1x1 mask-B convolutions in image coordinates (before the skew, so the skew's padding
-  // receives no bias).
-  fw::Tensor a = fw::conv2d(x, l2r.w_is, l2r.b_is, fw::Padding2d{}, l2r.mask_is);  // a: (N, 4h, H, W)
-  fw::Tensor b = fw::conv2d(x, r2l.w_is, r2l.b_is, fw::Padding2d{}, r2l.mask_is);  // b: (N, 4h, H, W)
-  if (cond.defined()) {
-    a = fw::add(a, cond);
-    b = fw::add(b, cond);
-  }
+  const int64_t h = check_bilstm(x, l2r, r2l, cond, "diagonal_bilstm");
+  fw::Tensor a = diagonal_input_gates(x, l2r, cond);  // a: (N, 4h, H, W)
+  fw::Tensor b = diagonal_input_gates(x, r2l, cond);  // b: (N, 4h, H, W)
   // Right to left = the same recurrence on the map mirrored along W. Both directions run in ONE sweep: the
   // left-to-right gates and the mirrored right-to-left gates are interleaved gate by gate into
   // (N, 8h, H, W) = [i_l i_r | f_l f_r | o_l o_r | g_l g_r], which lstm_cell treats as one LSTM of 2h units, and
-  // a block-diagonal state-to-state kernel keeps the directions apart. This is exactly
-  //   h_l2r = diagonal_lstm(a, l2r.w_ss),  h_r2l = flip(diagonal_lstm(flip(b), r2l.w_ss))
-  // (tests/test_models.cpp checks it against those two calls) in half the number of steps.
+  // a block-diagonal state-to-state kernel keeps the directions apart. This is the function
+  // diagonal_bilstm_reference computes with two separate sweeps (tests/test_models.cpp checks values and
+  // gradients), in half the number of steps.
   const int64_t N = x.size(0), H = x.size(2), W = x.size(3);
   fw::Tensor a5 = fw::reshape(a, {N, 4, h, H, W});              // a5: (N, 4, h, H, W)
   fw::Tensor b5 = fw::reshape(fw::flip(b, 3), {N, 4, h, H, W});  // b5: (N, 4, h, H, W), mirrored
@@ -140,6 +180,19 @@ fw::Tensor diagonal_bilstm(const fw::Tensor& x, const LstmWeights& l2r, const Ls
   fw::Tensor h_l2r = hs[0];                  // h_l2r: (N, h, H, W)
   fw::Tensor h_r2l = fw::flip(hs[1], 3);     // h_r2l: (N, h, H, W), mirrored back
   // Shift down one row so that (r, c) sees the right-to-left state of (r-1, c): no pixel sees its future.
+  return fw::add(h_l2r, fw::shift(h_r2l, 2, 1));  // (N, h, H, W)
+}
+
+fw::Tensor diagonal_bilstm_reference(const fw::Tensor& x, const LstmWeights& l2r, const LstmWeights& r2l,
+                                     const fw::Tensor& cond) {
+  check_bilstm(x, l2r, r2l, cond, "diagonal_bilstm_reference");
+  // Left to right: sees rows <= r, columns <= c.
+  fw::Tensor h_l2r = diagonal_lstm_reference(diagonal_input_gates(x, l2r, cond), l2r.w_ss);  // (N, h, H, W)
+  // Right to left: the same on the mirrored image, mirrored back: sees rows <= r, columns >= c.
+  fw::Tensor cond_m = cond.defined() ? fw::flip(cond, 3) : fw::Tensor();
+  fw::Tensor h_m = diagonal_lstm_reference(diagonal_input_gates(fw::flip(x, 3), r2l, cond_m), r2l.w_ss);
+  fw::Tensor h_r2l = fw::flip(h_m, 3);  // h_r2l: (N, h, H, W)
+  // Down one row: (r, c) receives the right-to-left state of (r-1, c).
   return fw::add(h_l2r, fw::shift(h_r2l, 2, 1));  // (N, h, H, W)
 }
 
@@ -175,8 +228,22 @@ DiagonalDirection::DiagonalDirection(const LstmOptions& opt, fw::Rng& rng) {
   input_to_state = register_module(
       "input_to_state",
       make_conv(opt.in, 4 * opt.hidden, 1, 1, input_mask(opt, 1, "DiagonalBiLSTM"), true, opt.dtype, rng));
-  state_to_state = register_module(
-      "state_to_state", make_conv(opt.hidden, 4 * opt.hidden, 2, 1, fw::Tensor(), false, opt.dtype, rng));
+  // Not make_conv: its "same" padding would read the row below (the future). The padding the recurrence needs.
+  fw::nn::Conv2dOptions ss;
+  ss.in = opt.hidden;
+  ss.out = 4 * opt.hidden;
+  ss.kh = 2;
+  ss.kw = 1;
+  ss.pad = kDiagonalStatePadding;
+  ss.bias = false;
+  ss.dtype = opt.dtype;
+  state_to_state = register_module("state_to_state", std::make_shared<fw::nn::Conv2d>(ss, rng));
+}
+
+fw::Tensor DiagonalDirection::forward(const fw::Tensor& x, const fw::Tensor& cond) const {
+  if (x.dim() != 4) throw fw::ShapeError("DiagonalDirection: input " + x.str() + " is not (N, C, H, W)");
+  check_cond(cond, x, state_to_state->weight.size(1), "DiagonalDirection");
+  return diagonal_lstm(diagonal_input_gates(x, weights(), cond), state_to_state->weight);  // (N, h, H, W)
 }
 
 LstmWeights DiagonalDirection::weights() const {

@@ -4,17 +4,12 @@
 
 #include "framework/ops/conv.h"
 #include "tests/gradcheck.h"
+#include "tests/test_util.h"
 
 using namespace fw;
 using gradcheck::check_gradients;
-using gradcheck::random;
+using test_util::leaf;
 using V = std::vector<Tensor>;
-
-static Tensor leaf(Shape s, uint64_t seed) {
-  Tensor t = random(s, seed);
-  t.requires_grad_();
-  return t;
-}
 
 GRADCHECK(conv2d) {
   // 2x3 kernel, masked (a constant: no gradient), padding top 1, bottom 0, left 2, right 0.

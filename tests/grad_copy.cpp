@@ -5,13 +5,14 @@
 #include "framework/ops/elementwise.h"
 #include "framework/ops/view.h"
 #include "tests/gradcheck.h"
+#include "tests/test_util.h"
 
 using namespace fw;
+using test_util::leaf;
 using V = std::vector<Tensor>;
 
 GRADCHECK(copy) {
-  Tensor x = gradcheck::random({3, 4}, 21);
-  x.requires_grad_();
+  Tensor x = leaf({3, 4}, 21);
   // Copy of a non-contiguous view exercises the strided kernel.
   REQUIRE_GRAD_OK(gradcheck::check_gradients("copy", [](const V& v) { return permute(v[0], {1, 0}).contiguous(); }, {x}));
 }

@@ -4,17 +4,12 @@
 
 #include "framework/ops/elementwise.h"
 #include "tests/gradcheck.h"
+#include "tests/test_util.h"
 
 using namespace fw;
 using gradcheck::check_gradients;
-using gradcheck::random;
+using test_util::leaf;
 using V = std::vector<Tensor>;
-
-static Tensor leaf(Shape s, uint64_t seed, double lo = -1, double hi = 1) {
-  Tensor t = random(s, seed, lo, hi);
-  t.requires_grad_();
-  return t;
-}
 
 GRADCHECK(add) {
   REQUIRE_GRAD_OK(check_gradients("add", [](const V& x) { return add(x[0], x[1]); },

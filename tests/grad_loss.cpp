@@ -12,38 +12,22 @@
 #include "framework/ops/loss.h"
 #include "framework/ops/reduce.h"
 #include "tests/gradcheck.h"
+#include "tests/test_util.h"
 
 using namespace fw;
 using gradcheck::check_gradients;
+using test_util::leaf;
+using test_util::throws_with;
 using V = std::vector<Tensor>;
 using LD = long double;
 
 namespace {
-Tensor leaf(Shape s, uint64_t seed, double lo = -1, double hi = 1) {
-  Tensor t = gradcheck::random(s, seed, lo, hi);
-  t.requires_grad_();
-  return t;
-}
 // Class indices 0..K-1 as whole numbers (float64).
 Tensor class_targets(Shape s, int64_t K, uint64_t seed) {
   Rng rng(seed);
   std::vector<double> v(static_cast<size_t>(shape_numel(s)));
   for (double& x : v) x = std::floor(rng.uniform(0.0, static_cast<double>(K)));
   return Tensor::from_vector(s, v);
-}
-template <class F> bool throws_with(F f, std::initializer_list<std::string> pieces) {
-  try {
-    f();
-  } catch (const ShapeError& e) {
-    std::string m = e.what();
-    for (const auto& p : pieces)
-      if (m.find(p) == std::string::npos) {
-        MESSAGE("message '" << m << "' lacks '" << p << "'");
-        return false;
-      }
-    return true;
-  }
-  return false;
 }
 // -log p(t | sigmoid(x)) directly, in long double (for moderate x).
 LD bce_ref(LD x, LD t) {

@@ -5,17 +5,12 @@
 #include "framework/ops/matmul.h"
 #include "framework/ops/view.h"
 #include "tests/gradcheck.h"
+#include "tests/test_util.h"
 
 using namespace fw;
 using gradcheck::check_gradients;
-using gradcheck::random;
+using test_util::leaf;
 using V = std::vector<Tensor>;
-
-static Tensor leaf(Shape s, uint64_t seed) {
-  Tensor t = random(s, seed);
-  t.requires_grad_();
-  return t;
-}
 
 GRADCHECK(matmul) {
   REQUIRE_GRAD_OK(check_gradients("matmul", [](const V& v) { return matmul(v[0], v[1]); },

@@ -9,35 +9,18 @@
 #include "framework/ops/spatial.h"
 #include "framework/ops/view.h"
 #include "tests/gradcheck.h"
+#include "tests/test_util.h"
 
 using namespace fw;
 using gradcheck::check_gradients;
+using test_util::leaf;
+using test_util::throws_with;
 using V = std::vector<Tensor>;
 
 namespace {
-Tensor leaf(Shape s, uint64_t seed) {
-  Tensor t = gradcheck::random(s, seed);
-  t.requires_grad_();
-  return t;
-}
 // Row-major flat index of a 4-D position.
 int64_t at4(const Shape& s, int64_t n, int64_t c, int64_t h, int64_t w) {
   return ((n * s[1] + c) * s[2] + h) * s[3] + w;
-}
-// True when f() throws ShapeError whose message contains every piece.
-template <class F> bool throws_with(F f, std::initializer_list<std::string> pieces) {
-  try {
-    f();
-  } catch (const ShapeError& e) {
-    std::string m = e.what();
-    for (const auto& p : pieces)
-      if (m.find(p) == std::string::npos) {
-        MESSAGE("message '" << m << "' lacks '" << p << "'");
-        return false;
-      }
-    return true;
-  }
-  return false;
 }
 }  // namespace
 

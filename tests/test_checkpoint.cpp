@@ -13,7 +13,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <functional>
 #include <limits>
 #include <map>
 #include <random>
@@ -25,47 +24,19 @@
 #include "framework/io/atomic_file.h"
 #include "framework/io/safetensors.h"
 #include "framework/ops/view.h"
+#include "tests/test_util.h"
 
 using namespace fw;
 using namespace fw::io;
+using namespace test_util;
 namespace fsys = std::filesystem;
 using Bytes = std::vector<uint8_t>;
 
 namespace {
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/pixelrnn_ckpt_XXXXXX";
-    REQUIRE(::mkdtemp(tmpl) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fsys::permissions(path, fsys::perms::owner_all, fsys::perm_options::add, ec);
-    fsys::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& name) const { return path + "/" + name; }
-  std::vector<std::string> entries() const {
-    std::vector<std::string> out;
-    for (const auto& e : fsys::directory_iterator(path)) out.push_back(e.path().filename().string());
-    std::sort(out.begin(), out.end());
-    return out;
-  }
-};
-
 std::string read_text(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(f), {});
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "<no error>";
 }
 
 // A file from a header (used as is, not padded) and a buffer; size_field overrides the length field.
@@ -76,12 +47,6 @@ Bytes make_file(const std::string& header, const Bytes& buffer = {}, int64_t siz
   out.insert(out.end(), header.begin(), header.end());
   out.insert(out.end(), buffer.begin(), buffer.end());
   return out;
-}
-
-bool bitwise_equal(const Tensor& a, const Tensor& b) {
-  if (a.dtype() != b.dtype() || a.shape() != b.shape()) return false;
-  const size_t n = static_cast<size_t>(a.numel()) * dtype_size(a.dtype());
-  return n == 0 || std::memcmp(a.contiguous().raw_data(), b.contiguous().raw_data(), n) == 0;
 }
 
 }  // namespace
@@ -108,7 +73,7 @@ static Bytes one_tensor(const std::string& fields, size_t buffer_bytes) {
 // ------------------------------------------------------------------------------------------ atomic_file
 
 TEST_CASE("write_file_atomic creates, then replaces the content; no temporary is left") {
-  TempDir d;
+  TempDir d("pixelrnn_ckpt_");
   const std::string p = d / "out.bin";
   write_file_atomic(p, std::string("old content"));
   CHECK(read_text(p) == "old content");
@@ -126,7 +91,7 @@ TEST_CASE("write_file_atomic creates, then replaces the content; no temporary is
 }
 
 TEST_CASE("write_file_atomic: a missing folder gives IoError naming the path and strerror") {
-  TempDir d;
+  TempDir d("pixelrnn_ckpt_");
   const std::string p = d / "no_such_folder/out.bin";
   const std::string m = error_of([&] { write_file_atomic(p, std::string("x")); });
   CHECK_MESSAGE(m.rfind(p + ": ", 0) == 0, m);
@@ -136,7 +101,7 @@ TEST_CASE("write_file_atomic: a missing folder gives IoError naming the path and
 }
 
 TEST_CASE("write_file_atomic: a folder that is a regular file gives IoError") {
-  TempDir d;
+  TempDir d("pixelrnn_ckpt_");
   write_file_atomic(d / "plain", std::string("keep"));
   const std::string m = error_of([&] { write_file_atomic(d / "plain/out.bin", std::string("x")); });
   CHECK_MESSAGE(m.find("Not a directory") != std::string::npos, m);
@@ -144,7 +109,7 @@ TEST_CASE("write_file_atomic: a folder that is a regular file gives IoError") {
 }
 
 TEST_CASE("write_file_atomic: an unwritable folder gives IoError and changes nothing") {
-  TempDir d;
+  TempDir d("pixelrnn_ckpt_");
   const std::string p = d / "out.bin";
   write_file_atomic(p, std::string("original"));
   REQUIRE(::chmod(d.path.c_str(), 0555) == 0);
@@ -161,7 +126,7 @@ TEST_CASE("write_file_atomic: an unwritable folder gives IoError and changes not
 }
 
 TEST_CASE("write_file_atomic: a failing writer callback leaves the target untouched and no temporary") {
-  TempDir d;
+  TempDir d("pixelrnn_ckpt_");
   const std::string p = d / "out.bin";
   write_file_atomic(p, std::string("original"));
   CHECK_THROWS_WITH(write_file_atomic(p, [](AtomicSink& s) {
@@ -174,7 +139,7 @@ TEST_CASE("write_file_atomic: a failing writer callback leaves the target untouc
 }
 
 TEST_CASE("write_file_atomic: a failed write (file size limit) leaves the target untouched") {
-  TempDir d;
+  TempDir d("pixelrnn_ckpt_");
   const std::string p = d / "out.bin";
   write_file_atomic(p, std::string("original"));
   // The process file-size limit makes write() fail with EFBIG (SIGXFSZ ignored) even for root.
@@ -194,7 +159,7 @@ TEST_CASE("write_file_atomic: a failed write (file size limit) leaves the target
 }
 
 TEST_CASE("write_file_atomic: a target that is a folder fails at the rename and is left alone") {
-  TempDir d;
+  TempDir d("pixelrnn_ckpt_");
   fsys::create_directory(d / "target");
   write_file_atomic(d / "target/inside", std::string("kept"));
   const std::string m = error_of([&] { write_file_atomic(d / "target", std::string("x")); });
@@ -226,7 +191,7 @@ static nn::NamedTensors sample_tensors() {
 }
 
 TEST_CASE("safetensors round trip: F32 and F64, scalars, zero-size and non-contiguous tensors, metadata") {
-  TempDir d;
+  TempDir d("pixelrnn_ckpt_");
   const auto tensors = sample_tensors();
   const std::map<std::string, std::string> meta = {
       {"format_version", "1"}, {"step", "1200"}, {"model.name", "row_lstm"}, {"note", "caf\xc3\xa9"}, {"", "e"}};
@@ -499,7 +464,7 @@ TEST_CASE("corrupt: empty tensor name; control bytes in names are escaped in mes
 }
 
 TEST_CASE("writer: invalid tensors and names are refused and nothing is written") {
-  TempDir d;
+  TempDir d("pixelrnn_ckpt_");
   const std::string p = d / "c.safetensors";
   save_safetensors(p, {{"x", Tensor::ones({2})}});
   const Bytes before = encode_safetensors({{"x", Tensor::ones({2})}}, {});
@@ -519,7 +484,7 @@ TEST_CASE("writer: invalid tensors and names are refused and nothing is written"
 }
 
 TEST_CASE("load_safetensors: unreadable files give IoError, bad contents CheckpointError naming the path") {
-  TempDir d;
+  TempDir d("pixelrnn_ckpt_");
   const std::string missing = d / "nope.safetensors";
   const std::string m = error_of([&] { load_safetensors(missing); });
   CHECK(m == missing + ": cannot open: No such file or directory");

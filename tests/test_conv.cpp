@@ -7,7 +7,6 @@
 #include <cblas.h>
 
 #include <cmath>
-#include <cstring>
 #include <string>
 #include <vector>
 
@@ -18,8 +17,10 @@
 #include "framework/ops/matmul.h"
 #include "framework/ops/view.h"
 #include "tests/gradcheck.h"
+#include "tests/test_util.h"
 
 using namespace fw;
+using namespace test_util;
 
 namespace {
 
@@ -59,19 +60,6 @@ Tensor rand_mask(const Shape& s, uint64_t seed, DType dt) {
   return dt == DType::F64 ? t : t.to(DType::F32).detach();
 }
 
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  REQUIRE(a.shape() == b.shape());
-  std::vector<double> x = a.to_vector(), y = b.to_vector();
-  double m = 0;
-  for (size_t i = 0; i < x.size(); ++i) m = std::max(m, std::fabs(x[i] - y[i]));
-  return m;
-}
-bool bitwise_equal(const Tensor& a, const Tensor& b) {
-  if (a.shape() != b.shape() || a.dtype() != b.dtype()) return false;
-  Tensor x = a.contiguous(), y = b.contiguous();
-  return std::memcmp(x.raw_data(), y.raw_data(), static_cast<size_t>(x.numel()) * dtype_size(x.dtype())) == 0;
-}
-
 // Naive backward (loops, double): the adjoints of the naive forward.
 // g: (N, Co, Ho, Wo) -> dx (N, Ci, H, W), dw (Co, Ci, KH, KW) masked, db (Co)
 struct NaiveGrads {
@@ -101,6 +89,7 @@ NaiveGrads naive_backward(const Case& c, const Tensor& x, const Tensor& w, const
         }
   return r;
 }
+using test_util::max_abs_diff;  // and an overload against loop results:
 double max_abs_diff(const Tensor& a, const std::vector<double>& b) {
   std::vector<double> x = a.to_vector();
   REQUIRE(x.size() == b.size());
@@ -142,15 +131,6 @@ void check_case(const Case& c, DType dt) {
       }
     CHECK(zeros > 0);
   }
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const ShapeError& e) {
-    return e.what();
-  }
-  return "(no ShapeError)";
 }
 
 }  // namespace
@@ -208,31 +188,31 @@ TEST_CASE("conv2d errors name conv2d and the shapes") {
   Tensor w = Tensor::zeros({4, 3, 3, 3});
   Padding2d p{1, 1, 1, 1};
   std::string e;
-  e = error_of([&] { conv2d(x, Tensor::zeros({4, 2, 3, 3}), Tensor(), p); });
+  e = error_of<ShapeError>([&] { conv2d(x, Tensor::zeros({4, 2, 3, 3}), Tensor(), p); });
   CHECK(e.find("conv2d") != std::string::npos);
   CHECK(e.find("(2, 3, 5, 5)") != std::string::npos);
   CHECK(e.find("(4, 2, 3, 3)") != std::string::npos);
-  e = error_of([&] { conv2d(x, w, Tensor(), p, Tensor::ones({4, 3, 3, 2})); });
+  e = error_of<ShapeError>([&] { conv2d(x, w, Tensor(), p, Tensor::ones({4, 3, 3, 2})); });
   CHECK(e.find("conv2d") != std::string::npos);
   CHECK(e.find("mask f32(4, 3, 3, 2)") != std::string::npos);
   CHECK(e.find("(4, 3, 3, 3)") != std::string::npos);
-  e = error_of([&] { conv2d(x, w, Tensor(), Padding2d{1, -1, 1, 1}); });
+  e = error_of<ShapeError>([&] { conv2d(x, w, Tensor(), Padding2d{1, -1, 1, 1}); });
   CHECK(e.find("conv2d") != std::string::npos);
   CHECK(e.find("negative") != std::string::npos);
   CHECK(e.find("bottom -1") != std::string::npos);
   CHECK(e.find("(2, 3, 5, 5)") != std::string::npos);
-  e = error_of([&] { conv2d(Tensor::zeros({1, 3, 2, 2}), w, Tensor(), Padding2d{}); });
+  e = error_of<ShapeError>([&] { conv2d(Tensor::zeros({1, 3, 2, 2}), w, Tensor(), Padding2d{}); });
   CHECK(e.find("conv2d") != std::string::npos);
   CHECK(e.find("output size (0, 0) < 1") != std::string::npos);
   CHECK(e.find("(1, 3, 2, 2)") != std::string::npos);
   CHECK(e.find("(4, 3, 3, 3)") != std::string::npos);
-  e = error_of([&] { conv2d(x, Tensor::zeros({4, 3, 3, 3}, DType::F64), Tensor(), p); });
+  e = error_of<ShapeError>([&] { conv2d(x, Tensor::zeros({4, 3, 3, 3}, DType::F64), Tensor(), p); });
   CHECK(e.find("conv2d") != std::string::npos);
   CHECK(e.find("f32(2, 3, 5, 5)") != std::string::npos);
   CHECK(e.find("f64(4, 3, 3, 3)") != std::string::npos);
-  e = error_of([&] { conv2d(x, w, Tensor::zeros({3}), p); });
+  e = error_of<ShapeError>([&] { conv2d(x, w, Tensor::zeros({3}), p); });
   CHECK(e.find("bias f32(3,)") != std::string::npos);
-  e = error_of([&] { conv2d_naive(x, Tensor::zeros({4, 2, 3, 3}), Tensor(), p); });
+  e = error_of<ShapeError>([&] { conv2d_naive(x, Tensor::zeros({4, 2, 3, 3}), Tensor(), p); });
   CHECK(e.find("conv2d_naive") != std::string::npos);
 }
 

@@ -18,8 +18,10 @@
 #include "framework/io/npy.h"
 #include "framework/io/png.h"
 #include "framework/io/preprocess.h"
+#include "tests/test_util.h"
 
 using namespace fw::io;
+using test_util::TempDir;
 namespace fsys = std::filesystem;
 
 // Records the largest single allocation made while tracking is on, so tests can
@@ -38,23 +40,6 @@ void operator delete(void* p) noexcept { std::free(p); }
 void operator delete(void* p, size_t) noexcept { std::free(p); }
 
 namespace {
-
-// A fresh temp folder per test case, removed afterwards.
-struct TempDir {
-  fsys::path dir;
-  TempDir() {
-    static int counter = 0;
-    dir = fsys::temp_directory_path() /
-          ("pixelrnn_test_data_" + std::to_string(getpid()) + "_" + std::to_string(counter++));
-    fsys::remove_all(dir);
-    fsys::create_directories(dir);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fsys::remove_all(dir, ec);
-  }
-  std::string operator/(const std::string& name) const { return (dir / name).string(); }
-};
 
 std::vector<uint8_t> ramp(size_t n, int mul = 7) {
   std::vector<uint8_t> v(n);
@@ -106,7 +91,7 @@ Dataset make_cifar(int64_t n) {
 }  // namespace
 
 TEST_CASE("IDX round trip, raw and gzipped, and load_dataset on a folder") {
-  TempDir t;
+  TempDir t("pixelrnn_test_data_");
   const auto px = ramp(5 * 4 * 3);
   const std::vector<int32_t> labels = {0, 3, 9, 1, 2};
   for (bool gz : {false, true}) {
@@ -125,7 +110,7 @@ TEST_CASE("IDX round trip, raw and gzipped, and load_dataset on a folder") {
     CHECK(d.pixels == px);
     CHECK(d.labels == labels);
     CHECK(d.at(1, 0, 0, 0) == px[12]);
-    Dataset e = load_dataset(gz ? img : t.dir.string(), "train");
+    Dataset e = load_dataset(gz ? img : t.path, "train");
     CHECK(e.pixels == px);
     CHECK(e.labels == labels);
     fsys::remove(img);
@@ -139,13 +124,13 @@ TEST_CASE("IDX round trip, raw and gzipped, and load_dataset on a folder") {
 }
 
 TEST_CASE("bare dataset names resolve against PIXELRNN_DATA") {
-  TempDir t;
-  fsys::create_directories(t.dir / "mnist");
+  TempDir t("pixelrnn_test_data_");
+  fsys::create_directories(t / "mnist");
   const auto px = ramp(2 * 28 * 28);
   write_idx_images(t / "mnist/t10k-images-idx3-ubyte.gz", px.data(), 2, 28, 28, true);
   write_idx_labels(t / "mnist/t10k-labels-idx1-ubyte.gz", {4, 5}, true);
-  setenv("PIXELRNN_DATA", t.dir.c_str(), 1);
-  CHECK(data_root() == t.dir.string());
+  setenv("PIXELRNN_DATA", t.path.c_str(), 1);
+  CHECK(data_root() == t.path);
   Dataset d = load_dataset("mnist", "test");
   CHECK(d.n == 2);
   CHECK(d.labels == std::vector<int32_t>{4, 5});
@@ -157,7 +142,7 @@ TEST_CASE("bare dataset names resolve against PIXELRNN_DATA") {
 }
 
 TEST_CASE("IDX: wrong magic") {
-  TempDir t;
+  TempDir t("pixelrnn_test_data_");
   const std::string p = t / "bad-magic";
   auto b = idx_header(0x00000802, {1, 2, 2});
   b.resize(b.size() + 4);
@@ -169,7 +154,7 @@ TEST_CASE("IDX: wrong magic") {
 }
 
 TEST_CASE("IDX: truncated file") {
-  TempDir t;
+  TempDir t("pixelrnn_test_data_");
   const std::string p = t / "truncated";
   auto b = idx_header(kIdxImagesMagic, {10, 28, 28});
   b.resize(b.size() + 100);
@@ -185,7 +170,7 @@ TEST_CASE("IDX: truncated file") {
 }
 
 TEST_CASE("IDX: trailing bytes") {
-  TempDir t;
+  TempDir t("pixelrnn_test_data_");
   const std::string p = t / "trailing";
   auto b = idx_header(kIdxImagesMagic, {1, 2, 2});
   b.resize(b.size() + 4 + 3);
@@ -199,7 +184,7 @@ TEST_CASE("IDX: trailing bytes") {
 }
 
 TEST_CASE("IDX: dimensions over the cap fail before allocating") {
-  TempDir t;
+  TempDir t("pixelrnn_test_data_");
   const std::string p = t / "huge";
   // 2^31 images of 1x1 in a 20-byte file: rejected by the cap at once.
   auto b = idx_header(kIdxImagesMagic, {0x80000000u, 1, 1});
@@ -229,7 +214,7 @@ TEST_CASE("IDX: dimensions over the cap fail before allocating") {
 }
 
 TEST_CASE("IDX: corrupt gzip") {
-  TempDir t;
+  TempDir t("pixelrnn_test_data_");
   const std::string p = t / "corrupt.gz";
   auto b = idx_header(kIdxImagesMagic, {2, 4, 4});
   auto px = ramp(32);
@@ -250,7 +235,7 @@ TEST_CASE("IDX: corrupt gzip") {
 }
 
 TEST_CASE("IDX: image/label count mismatch") {
-  TempDir t;
+  TempDir t("pixelrnn_test_data_");
   const auto px = ramp(3 * 4);
   write_idx_images(t / "i", px.data(), 3, 2, 2, false);
   write_idx_labels(t / "l", {1, 2}, false);
@@ -259,7 +244,7 @@ TEST_CASE("IDX: image/label count mismatch") {
 }
 
 TEST_CASE("IDX: labels out of range") {
-  TempDir t;
+  TempDir t("pixelrnn_test_data_");
   const auto px = ramp(3 * 4);
   write_idx_images(t / "i", px.data(), 3, 2, 2, false);
   write_idx_labels(t / "l", {1, 12, 2}, false);
@@ -267,7 +252,7 @@ TEST_CASE("IDX: labels out of range") {
 }
 
 TEST_CASE("CIFAR-10 round trip and several batches") {
-  TempDir t;
+  TempDir t("pixelrnn_test_data_");
   Dataset a = make_cifar(3), b = make_cifar(2);
   b.pixels[0] = 99;
   write_cifar_batch(t / "data_batch_1.bin", a);
@@ -283,33 +268,33 @@ TEST_CASE("CIFAR-10 round trip and several batches") {
   const auto raw = read_file_bytes(t / "data_batch_1.bin");
   CHECK(raw.size() == 3 * 3073);
   CHECK(r.at(0, 1, 0, 0) == raw[1 + 1024]);
-  Dataset all = load_dataset(t.dir.string(), "train");
+  Dataset all = load_dataset(t.path, "train");
   CHECK(all.n == 5);
   CHECK(all.pixels[3 * 3072] == 99);
   CHECK(all.labels[3] == 0);
   // Inside cifar-10-batches-bin/.
-  TempDir t2;
-  fsys::create_directories(t2.dir / "cifar-10-batches-bin");
+  TempDir t2("pixelrnn_test_data_");
+  fsys::create_directories(t2 / "cifar-10-batches-bin");
   write_cifar_batch(t2 / "cifar-10-batches-bin/test_batch.bin", b);
-  CHECK(load_dataset(t2.dir.string(), "test").n == 2);
+  CHECK(load_dataset(t2.path, "test").n == 2);
 }
 
 TEST_CASE("CIFAR-10: size not a multiple of 3073") {
-  TempDir t;
+  TempDir t("pixelrnn_test_data_");
   const std::string p = t / "data_batch_1.bin";
   write(p, std::vector<uint8_t>(3073 * 2 + 5, 1));
   expect_error([&] { read_cifar_batch(p); }, {p, "6151", "not a multiple", "3073"});
 }
 
 TEST_CASE("CIFAR-10: Python pickle gets a hint") {
-  TempDir t;
+  TempDir t("pixelrnn_test_data_");
   const std::string p = t / "data_batch_1";
   write(p, {0x80, 0x02, 0x7d, 0x71, 0x00});
   expect_error([&] { read_cifar_batch(p); }, {p, "pickle", "CIFAR-10 binary version", "cifar-10-binary.tar.gz"});
 }
 
 TEST_CASE("CIFAR-10: labels out of range") {
-  TempDir t;
+  TempDir t("pixelrnn_test_data_");
   const std::string p = t / "b.bin";
   std::vector<uint8_t> b(3073 * 2, 0);
   b[3073] = 10;
@@ -318,20 +303,20 @@ TEST_CASE("CIFAR-10: labels out of range") {
 }
 
 TEST_CASE("empty dataset") {
-  TempDir t;
+  TempDir t("pixelrnn_test_data_");
   const std::string p = t / "empty-images";
   write(p, idx_header(kIdxImagesMagic, {0, 28, 28}));
   expect_error([&] { read_idx_images(p); }, {p, "empty dataset"});
   expect_error([&] { load_dataset(p, "train"); }, {p, "empty dataset"});
   const std::string c = t / "test_batch.bin";
   write(c, {});
-  expect_error([&] { load_dataset(t.dir.string(), "test"); }, {c, "empty dataset"});
-  TempDir t2;
-  expect_error([&] { load_dataset(t2.dir.string(), "train"); }, {t2.dir.string(), "no train data found"});
+  expect_error([&] { load_dataset(t.path, "test"); }, {c, "empty dataset"});
+  TempDir t2("pixelrnn_test_data_");
+  expect_error([&] { load_dataset(t2.path, "train"); }, {t2.path, "no train data found"});
 }
 
 TEST_CASE("PNG round trip: greyscale and RGB, grid") {
-  TempDir t;
+  TempDir t("pixelrnn_test_data_");
   const auto grey = ramp(5 * 7, 3);
   write_png(t / "g.png", grey.data(), 1, 5, 7);
   Image g = read_png(t / "g.png", 1, 5, 7);
@@ -368,7 +353,7 @@ TEST_CASE("PNG round trip: greyscale and RGB, grid") {
 }
 
 TEST_CASE("PNG: corrupt file") {
-  TempDir t;
+  TempDir t("pixelrnn_test_data_");
   const std::string p = t / "bad.png";
   write(p, {1, 2, 3, 4, 5, 6, 7, 8, 9});
   expect_error([&] { read_png(p, 1); }, {p, "corrupt PNG"});
@@ -392,7 +377,7 @@ TEST_CASE("PNG: corrupt file") {
 }
 
 TEST_CASE("PNG: wrong size or channel count") {
-  TempDir t;
+  TempDir t("pixelrnn_test_data_");
   const std::string p = t / "img.png";
   const auto rgb = ramp(3 * 8 * 8);
   write_png(p, rgb.data(), 3, 8, 8);
@@ -402,7 +387,7 @@ TEST_CASE("PNG: wrong size or channel count") {
 }
 
 TEST_CASE("npy round trip and header bytes") {
-  TempDir t;
+  TempDir t("pixelrnn_test_data_");
   const std::vector<float> f = {0.5f, -1.25f, 3.0f, 1e-3f, 7.f, 8.f};
   write_npy_f32(t / "f.npy", f.data(), {2, 3});
   const auto b = read_file_bytes(t / "f.npy");

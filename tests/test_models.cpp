@@ -27,9 +27,13 @@
 #include "models/receptive_field.h"
 #include "models/sampler.h"
 #include "tests/gradcheck.h"
+#include "tests/test_util.h"
 
 using namespace pixelrnn;
 using fw::Tensor;
+using test_util::bitwise_equal;
+using test_util::leaf;
+using test_util::max_abs_diff;
 
 namespace {
 
@@ -158,6 +162,25 @@ void check_causal_perturbation(const Logits& f, const Tensor& base, int64_t leve
   CHECK(unchanged * 10 <= E);
 }
 
+// Both causality tests on one model.
+void check_causal(const Logits& f, const Tensor& base, int64_t levels) {
+  check_causal_gradients(f, base, levels);
+  check_causal_perturbation(f, base, levels);
+}
+
+// Calls f(name, channels, levels) for each name and each output kind (1 channel with levels 2 and 256, 3
+// channels with levels 256), the three captured for failure messages.
+template <class F> void for_each_kind(std::initializer_list<const char*> names, F f) {
+  const std::pair<int64_t, int64_t> kinds[] = {{1, 2}, {1, 256}, {3, 256}};
+  for (const std::string name : names)
+    for (auto [channels, levels] : kinds) {
+      CAPTURE(name);
+      CAPTURE(channels);
+      CAPTURE(levels);
+      f(name, channels, levels);
+    }
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -185,38 +208,26 @@ TEST_CASE("config: defaults, validation naming the field, metadata round trip") 
   CHECK(ms.resolved().small == 14);
   CHECK(ms.resolved().subsample_factor() == 2);
 
-  auto throws_naming = [](ModelConfig bad, const std::string& what) {
-    try {
-      bad.resolved();
-      FAIL("no throw for " << what);
-    } catch (const std::invalid_argument& e) {
-      INFO(e.what());
-      CHECK(std::string(e.what()).find(what) != std::string::npos);
-    }
+  // Each invalid configuration: a change to c (row_lstm) or ms (multiscale), and a piece of its message.
+  struct Bad {
+    const ModelConfig& base;
+    std::function<void(ModelConfig&)> change;
+    std::string what;
   };
-  ModelConfig b = c;
-  b.channels = 3;
-  b.levels = 256;
-  b.hidden = 16;
-  throws_naming(b, "hidden: 16 does not split into three");
-  b.hidden = 12;
-  b.out_hidden = 32;
-  throws_naming(b, "out_hidden: 32");
-  b = c;
-  b.channels = 3;
-  throws_naming(b, "levels");
-  b = c;
-  b.model = "pixelrnn";
-  throws_naming(b, "unknown model 'pixelrnn'");
-  b = c;
-  b.levels = 16;
-  throws_naming(b, "levels: 16");
-  b = ms;
-  b.small = 10;
-  throws_naming(b, "small");
-  b = ms;
-  b.inner = "gru";
-  throws_naming(b, "inner");
+  const Bad bads[] = {
+      {c, [](ModelConfig& b) { b.channels = 3, b.levels = 256, b.hidden = 16; }, "hidden: 16 does not split"},
+      {c, [](ModelConfig& b) { b.channels = 3, b.levels = 256, b.hidden = 12, b.out_hidden = 32; }, "out_hidden: 32"},
+      {c, [](ModelConfig& b) { b.channels = 3; }, "levels"},
+      {c, [](ModelConfig& b) { b.model = "pixelrnn"; }, "unknown model 'pixelrnn'"},
+      {c, [](ModelConfig& b) { b.levels = 16; }, "levels: 16"},
+      {ms, [](ModelConfig& b) { b.small = 10; }, "small"},
+      {ms, [](ModelConfig& b) { b.inner = "gru"; }, "inner"},
+  };
+  for (const Bad& bad : bads) {
+    ModelConfig b = bad.base;
+    bad.change(b);
+    CHECK(test_util::throws_with<std::invalid_argument>([&] { b.resolved(); }, {bad.what}));
+  }
 
   ModelConfig m = ms.resolved();
   m.hidden = 12;
@@ -342,67 +353,48 @@ TEST_CASE("parameter names and shapes (docs/weights.md)") {
 
 // ---------------------------------------------------------------------------------------------------------------
 TEST_CASE("causality of every model, both output kinds, 1 and 3 channels: gradients and perturbations") {
-  struct Kind {
-    int64_t channels, levels;
-  };
-  for (const std::string name : {"pixelcnn", "row_lstm", "diagonal_bilstm"})
-    for (Kind k : {Kind{1, 2}, Kind{1, 256}, Kind{3, 256}}) {
-      CAPTURE(name);
-      CAPTURE(k.channels);
-      CAPTURE(k.levels);
-      fw::Rng rng(3);
-      auto m = make_model(tiny(name, k.channels, k.levels, 5), rng);
-      Tensor base = random_images(1, k.channels, 5, 5, k.levels, 5);
-      Logits f = [&](const Tensor& x) { return m->logits(x); };
-      check_causal_gradients(f, base, k.levels);
-      check_causal_perturbation(f, base, k.levels);
-    }
+  for_each_kind({"pixelcnn", "row_lstm", "diagonal_bilstm"}, [](const std::string& name, int64_t C, int64_t K) {
+    fw::Rng rng(3);
+    auto m = make_model(tiny(name, C, K, 5), rng);
+    Tensor base = random_images(1, C, 5, 5, K, 5);
+    check_causal([&](const Tensor& x) { return m->logits(x); }, base, K);
+  });
 }
 
 TEST_CASE("Multi-scale causality: each network, the small image counting as context for the large one") {
-  struct Kind {
-    int64_t channels, levels;
-  };
-  for (const std::string inner : {"row_lstm", "pixelcnn", "diagonal_bilstm"})
-    for (Kind k : {Kind{1, 2}, Kind{1, 256}, Kind{3, 256}}) {
-      CAPTURE(inner);
-      CAPTURE(k.channels);
-      CAPTURE(k.levels);
-      if (inner != "row_lstm" && k.channels == 1 && k.levels == 256) continue;  // keep the suite fast
-      fw::Rng rng(4);
-      ModelConfig c = tiny("multiscale", k.channels, k.levels, 6);
-      c.inner = inner;
-      auto mp = make_model(c, rng);
-      auto* m = dynamic_cast<MultiScalePixelRNN*>(mp.get());
-      REQUIRE(m != nullptr);
-      REQUIRE(m->factor() == 2);
-      Tensor base = random_images(1, k.channels, 6, 6, k.levels, 6);
-      // The small network alone, on the 3x3 image.
-      Tensor sbase = subsample(base, 2);
-      Logits fs = [&](const Tensor& x) { return m->small->logits(x); };
-      check_causal_gradients(fs, sbase, k.levels);
-      check_causal_perturbation(fs, sbase, k.levels);
-      // The large network, with the small image held fixed (as context).
-      Tensor small_fixed = Tensor::from_vector(sbase.shape(), sbase.to_float_vector());
-      Logits fl = [&](const Tensor& x) {
-        Tensor s = small_fixed;
-        if (x.size(0) > 1) s = repeat(small_fixed, x.size(0));
-        return m->large->logits(x, s);
-      };
-      check_causal_gradients(fl, base, k.levels);
-      check_causal_perturbation(fl, base, k.levels);
-      // The large network does see the small image, also its "future": the outputs of the first row depend on
-      // the small image's second row, which is the full image's third row.
-      Tensor s = Tensor::from_vector(sbase.shape(), sbase.to_float_vector());
-      s.requires_grad_();
-      Tensor lg = m->large->logits(base, s);  // (1, K, C, 6, 6)
-      fw::sum(fw::slice(lg, 3, 0, 1)).backward();
-      Tensor gs = s.grad();  // (1, C, 3, 3)
-      double g1 = 0;
-      for (int64_t ch = 0; ch < k.channels; ++ch)
-        for (int64_t j = 0; j < 3; ++j) g1 += std::fabs(gs.at({0, ch, 1, j}));
-      CHECK(g1 > 0.0);
-    }
+  for_each_kind({"row_lstm", "pixelcnn", "diagonal_bilstm"}, [](const std::string& inner, int64_t C, int64_t K) {
+    if (inner != "row_lstm" && C == 1 && K == 256) return;  // keep the suite fast
+    fw::Rng rng(4);
+    ModelConfig c = tiny("multiscale", C, K, 6);
+    c.inner = inner;
+    auto mp = make_model(c, rng);
+    auto* m = dynamic_cast<MultiScalePixelRNN*>(mp.get());
+    REQUIRE(m != nullptr);
+    REQUIRE(m->factor() == 2);
+    Tensor base = random_images(1, C, 6, 6, K, 6);
+    // The small network alone, on the 3x3 image.
+    Tensor sbase = subsample(base, 2);
+    check_causal([&](const Tensor& x) { return m->small->logits(x); }, sbase, K);
+    // The large network, with the small image held fixed (as context).
+    Tensor small_fixed = Tensor::from_vector(sbase.shape(), sbase.to_float_vector());
+    Logits fl = [&](const Tensor& x) {
+      Tensor s = small_fixed;
+      if (x.size(0) > 1) s = repeat(small_fixed, x.size(0));
+      return m->large->logits(x, s);
+    };
+    check_causal(fl, base, K);
+    // The large network does see the small image, also its "future": the outputs of the first row depend on
+    // the small image's second row, which is the full image's third row.
+    Tensor s = Tensor::from_vector(sbase.shape(), sbase.to_float_vector());
+    s.requires_grad_();
+    Tensor lg = m->large->logits(base, s);  // (1, K, C, 6, 6)
+    fw::sum(fw::slice(lg, 3, 0, 1)).backward();
+    Tensor gs = s.grad();  // (1, C, 3, 3)
+    double g1 = 0;
+    for (int64_t ch = 0; ch < C; ++ch)
+      for (int64_t j = 0; j < 3; ++j) g1 += std::fabs(gs.at({0, ch, 1, j}));
+    CHECK(g1 > 0.0);
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -553,16 +545,121 @@ TEST_CASE("float64 gradient checks: Row LSTM, the diagonal (skew) recurrence, Di
     INFO(r3.message);
     CHECK(r3.ok);
 
-    // The one-sweep implementation equals the paper's two separate directions, written out plainly.
-    Tensor got = diagonal_bilstm(xb, LstmWeights{ai, ab, ma, as}, LstmWeights{bi_, bb, mb, bs}, cb);
-    Tensor ga = fw::add(fw::conv2d(xb, ai, ab, fw::Padding2d{}, ma), cb);
-    Tensor gb = fw::add(fw::conv2d(xb, bi_, bb, fw::Padding2d{}, mb), cb);
-    Tensor want = fw::add(diagonal_lstm(ga, as), fw::shift(fw::flip(diagonal_lstm(fw::flip(gb, 3), bs), 3), 2, 1));
-    std::vector<double> gv = got.to_vector(), wv = want.to_vector();
-    REQUIRE(gv.size() == wv.size());
-    double worst = 0;
-    for (size_t i = 0; i < gv.size(); ++i) worst = std::max(worst, std::fabs(gv[i] - wv[i]));
-    CHECK(worst < 1e-14);
+  }
+}
+
+TEST_CASE("Diagonal BiLSTM: the one-sweep form equals the paper's two separate directions, values and gradients") {
+  // diagonal_bilstm (both directions as one block-diagonal 8h sweep) against diagonal_bilstm_reference (each
+  // direction its own skew -> sweep -> unskew, right-to-left on the mirrored image, then the down-shift and the
+  // sum), in float64, on random inputs and weights: square and non-square images, with and without cond.
+  struct Geometry {
+    int64_t channels, H, W;
+    bool cond;
+  };
+  for (Geometry g : {Geometry{1, 3, 4, false}, Geometry{1, 5, 2, true}, Geometry{3, 4, 3, true}}) {
+    CAPTURE(g.channels);
+    CAPTURE(g.H);
+    CAPTURE(g.W);
+    CAPTURE(g.cond);
+    const int64_t h = g.channels == 3 ? 3 : 2;
+    fw::Rng rng(15);
+    DiagonalBiLSTM bi(LstmOptions{2 * h, h, g.channels, fw::DType::F64}, rng);
+    const LstmWeights a = bi.left_to_right->weights(), b = bi.right_to_left->weights();
+    // v: x, cond, then each direction's w_is, b_is, w_ss: random, not the module's (biases are zero there).
+    std::vector<Tensor> v{leaf({2, 2 * h, g.H, g.W}, 41), leaf({2, 4 * h, g.H, g.W}, 42)};
+    uint64_t seed = 43;
+    for (const LstmWeights* w : {&a, &b})
+      for (const Tensor* t : {&w->w_is, &w->b_is, &w->w_ss}) v.push_back(leaf(t->shape(), seed++));
+    using Form = fw::Tensor (*)(const Tensor&, const LstmWeights&, const LstmWeights&, const Tensor&);
+    const Tensor R = gradcheck::random({2, h, g.H, g.W}, 49);
+    // Runs one form; returns its output followed by the gradients of sum(y * R) with respect to v.
+    auto run = [&](Form form) {
+      for (Tensor& t : v) t.zero_grad();
+      Tensor y = form(v[0], LstmWeights{v[2], v[3], a.mask_is, v[4]}, LstmWeights{v[5], v[6], b.mask_is, v[7]},
+                      g.cond ? v[1] : Tensor());
+      fw::sum(fw::mul(y, R)).backward();
+      std::vector<Tensor> out{y.detach()};
+      for (size_t i = 0; i < v.size(); ++i)
+        if (i != 1 || g.cond) out.push_back(v[i].grad());
+      return out;
+    };
+    const std::vector<Tensor> fast = run(diagonal_bilstm), ref = run(diagonal_bilstm_reference);
+    REQUIRE(fast.size() == ref.size());
+    for (size_t i = 0; i < fast.size(); ++i) {
+      CAPTURE(i);  // 0: the output; then the gradients
+      REQUIRE(ref[i].defined());
+      CHECK(max_abs_diff(ref[i], Tensor::zeros(ref[i].shape(), fw::DType::F64)) > 1e-3);  // not vacuous
+      CHECK(max_abs_diff(fast[i], ref[i]) < 1e-12);
+    }
+  }
+}
+
+TEST_CASE("Diagonal LSTM: the plain sweep equals the fast one; the skew's left padding states are exactly zero") {
+  // docs/models.md and docs/weights.md: the left triangle of the skewed map (row r, columns j < r) holds zero
+  // gates and sees only zero states, so its states are 0; the right triangle (j >= r + W) carries on from the
+  // row's last pixel and is not zero (the unskew drops it).
+  const int64_t h = 2, H = 4, W = 3;
+  Tensor gates = gradcheck::random({2, 4 * h, H, W}, 51, -2.0, 2.0);  // like input-to-state gates with a bias
+  Tensor w_ss = gradcheck::random({4 * h, h, 2, 1}, 52);
+  Tensor skewed;  // (2, h, H, W + H - 1)
+  Tensor ref = diagonal_lstm_reference(gates, w_ss, &skewed);
+  CHECK(max_abs_diff(diagonal_lstm(gates, w_ss), ref) < 1e-14);
+  REQUIRE(skewed.shape() == fw::Shape{2, h, H, W + H - 1});
+  int64_t left_nonzero = 0, left = 0, right_nonzero = 0, right = 0;
+  for (int64_t n = 0; n < 2; ++n)
+    for (int64_t u = 0; u < h; ++u)
+      for (int64_t r = 0; r < H; ++r)
+        for (int64_t j = 0; j < W + H - 1; ++j) {
+          const bool nonzero = skewed.at({n, u, r, j}) != 0.0;
+          if (j < r) left++, left_nonzero += nonzero;
+          if (j >= r + W) right++, right_nonzero += nonzero;
+        }
+  CHECK(left == 2 * h * H * (H - 1) / 2);
+  CHECK(left_nonzero == 0);
+  CHECK(right == left);
+  CHECK(right_nonzero == right);
+}
+
+TEST_CASE("Diagonal BiLSTM direction: the module's public forwards are causal") {
+  // The state-to-state module (a 2x1 Conv2d over a skewed column) pads one row on top, none below: output row r
+  // reads rows r-1 and r of its input, never r+1 (which would be a pixel below and to the left: the future).
+  // The direction's forward, in its own coordinates, sees exactly the quadrant above and to the left.
+  for (int64_t channels : {1, 3}) {
+    CAPTURE(channels);
+    const int64_t h = channels == 3 ? 3 : 2, H = 4, W = 5;
+    fw::Rng rng(16);
+    DiagonalDirection d(LstmOptions{2 * h, h, channels, fw::DType::F64}, rng);
+    Tensor col = leaf({2, h, H, 1}, 61);  // a skewed column of hidden states
+    CHECK(bitwise_equal(d.state_to_state->forward(col), diagonal_state_to_state(col, d.state_to_state->weight)));
+    for (int64_t r = 0; r < H; ++r) {
+      CAPTURE(r);
+      col.zero_grad();
+      fw::sum(fw::slice(d.state_to_state->forward(col), 2, r, r + 1)).backward();
+      for (int64_t q = 0; q < H; ++q) {
+        CAPTURE(q);
+        double g = 0;
+        for (int64_t n = 0; n < 2; ++n)
+          for (int64_t u = 0; u < h; ++u) g += std::fabs(col.grad().at({n, u, q, 0}));
+        CHECK((g != 0.0) == (q == r - 1 || q == r));
+      }
+    }
+    Tensor x = leaf({1, 2 * h, H, W}, 62), cond = gradcheck::random({1, 4 * h, H, W}, 63);
+    for (int64_t r = 0; r < H; ++r)
+      for (int64_t c = 0; c < W; ++c) {
+        CAPTURE(r);
+        CAPTURE(c);
+        x.zero_grad();
+        Tensor y = d.forward(x, cond);  // (1, h, H, W)
+        fw::sum(fw::slice(fw::slice(y, 2, r, r + 1), 3, c, c + 1)).backward();
+        int64_t wrong = 0;
+        for (int64_t q = 0; q < H; ++q)
+          for (int64_t p = 0; p < W; ++p) {
+            double g = 0;
+            for (int64_t i = 0; i < 2 * h; ++i) g += std::fabs(x.grad().at({0, i, q, p}));
+            wrong += (g != 0.0) != (q <= r && p <= c);
+          }
+        CHECK(wrong == 0);
+      }
   }
 }
 

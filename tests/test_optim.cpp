@@ -3,7 +3,6 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
-#include <cstring>
 #include <set>
 #include <string>
 
@@ -15,22 +14,13 @@
 #include "framework/ops/elementwise.h"
 #include "framework/ops/reduce.h"
 #include "framework/optim/optimizer.h"
+#include "tests/test_util.h"
 
 using namespace fw;
+using namespace test_util;
 using fw::optim::OptimizerOptions;
 
 namespace {
-
-// The message of the std::exception f throws, or "" when it does not throw.
-template <class F> std::string error_of(F f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 Tensor param_f64(const std::vector<double>& v) {
   Tensor t = Tensor::from_vector({static_cast<int64_t>(v.size())}, v);
@@ -205,10 +195,6 @@ std::vector<Tensor> make_params(uint64_t seed) {
   return ps;
 }
 nn::NamedTensors named(const std::vector<Tensor>& ps) { return {{"w", ps[0]}, {"b", ps[1]}}; }
-bool bitwise_equal(const Tensor& x, const Tensor& y) {
-  return x.shape() == y.shape() && x.dtype() == y.dtype() &&
-         std::memcmp(x.raw_data(), y.raw_data(), static_cast<size_t>(x.numel()) * dtype_size(x.dtype())) == 0;
-}
 }  // namespace
 
 TEST_CASE("load_state(state()) resumes bit-identically") {
@@ -335,16 +321,7 @@ TEST_CASE("masked Conv2d weights stay exactly zero under RMSProp and Adam") {
   for (const char* name : {"rmsprop", "adam"}) {
     CAPTURE(name);
     Rng rng(11);
-    nn::Conv2dOptions o;
-    o.in = 2;
-    o.out = 4;
-    o.kh = 3;
-    o.kw = 3;
-    o.pad = Padding2d::same(3, 3);
-    o.mask = Tensor::ones({4, 2, 3, 3});  // PixelCNN-style: only taps above / left of the centre
-    for (int64_t co = 0; co < 4; ++co)
-      for (int64_t ci = 0; ci < 2; ++ci)
-        for (int64_t k = 4; k < 9; ++k) o.mask.set({co, ci, k / 3, k % 3}, 0);
+    nn::Conv2dOptions o = raster_masked_conv(2, 4, 3, 4);  // PixelCNN-style: only taps above / left of the centre
     nn::Conv2d conv(o, rng);
     const std::vector<double> w0 = conv.weight.to_vector(), m = conv.mask.to_vector();
     auto opt = optim::make_optimizer(conv.named_parameters(), opts(name, 0.05));
