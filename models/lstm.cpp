@@ -7,6 +7,7 @@
 
 #include "framework/ops/conv.h"
 #include "framework/ops/elementwise.h"
+#include "framework/ops/rnn.h"
 #include "framework/ops/spatial.h"
 #include "framework/ops/view.h"
 #include "models/masks.h"
@@ -63,6 +64,20 @@ fw::Tensor row_lstm(const fw::Tensor& x, const LstmWeights& w, const fw::Tensor&
   const int64_t h = hidden_of(w, "row_lstm");
   if (x.dim() != 4) throw fw::ShapeError("row_lstm: input " + x.str() + " is not (N, C, H, W)");
   check_cond(cond, x, h, "row_lstm");
+  const int64_t k_is = w.w_is.size(3), k_ss = w.w_ss.size(3);
+  // Input-to-state, whole image at once: a (1 x k) mask-B convolution along each row.
+  fw::Tensor is = fw::conv2d(x, w.w_is, w.b_is, fw::Padding2d::same(1, k_is), w.mask_is);  // is: (N, 4h, H, W)
+  if (cond.defined()) is = fw::add(is, cond);
+  // The recurrence over rows, fused (framework/ops/rnn.h): row r's gates add the width-k convolution of row
+  // r-1's hidden state, centred as Padding2d::same(1, k) centres it.
+  fw::Tensor w_ss = fw::reshape(w.w_ss, {4 * h, h, k_ss});  // (4h, h, 1, k) -> (4h, h, k)
+  return fw::lstm_scan(is, w_ss, fw::Padding2d::same(1, k_ss).left);  // h: (N, h, H, W)
+}
+
+fw::Tensor row_lstm_reference(const fw::Tensor& x, const LstmWeights& w, const fw::Tensor& cond) {
+  const int64_t h = hidden_of(w, "row_lstm_reference");
+  if (x.dim() != 4) throw fw::ShapeError("row_lstm_reference: input " + x.str() + " is not (N, C, H, W)");
+  check_cond(cond, x, h, "row_lstm_reference");
   const int64_t H = x.size(2);
   const int64_t k_is = w.w_is.size(3), k_ss = w.w_ss.size(3);
   // Input-to-state, whole image at once: a (1 x k) mask-B convolution along each row.
@@ -100,22 +115,14 @@ void check_diagonal(const fw::Tensor& gates_img, const fw::Tensor& w_ss, const c
 
 fw::Tensor diagonal_lstm(const fw::Tensor& gates_img, const fw::Tensor& w_ss) {
   check_diagonal(gates_img, w_ss, "diagonal_lstm");
-  const int64_t N = gates_img.size(0), G = gates_img.size(1), H = gates_img.size(2), W = gates_img.size(3);
-  const int64_t h = G / 4;
+  const int64_t G = gates_img.size(1), W = gates_img.size(3), h = G / 4;
   fw::Tensor s = fw::skew(gates_img);  // s: (N, 4h, H, W + H - 1); column j holds the diagonal r + c = j
-  const int64_t cols = s.size(3);
-  // Columns first in memory, so that each column's gates are one contiguous block.
-  std::vector<fw::Tensor> out, s_cols;
-  unit_slices(fw::permute(s, {3, 0, 1, 2}).contiguous(), 0, s_cols);  // W + H - 1 pieces (1, N, 4h, H)
-  fw::Tensor hs, cs;  // hs, cs: (N, h, H, 1), the previous column's state
-  for (int64_t j = 0; j < cols; ++j) {
-    fw::Tensor gates = fw::reshape(s_cols[j], {N, G, H, 1});  // gates: (N, 4h, H, 1)
-    if (hs.defined()) gates = fw::add(gates, diagonal_state_to_state(hs, w_ss));  // rows r-1, r of column j-1
-    lstm_cell(gates, cs, hs, cs);
-    out.push_back(fw::reshape(hs, {1, N, h, H}));
-  }
-  fw::Tensor hcols = fw::permute(fw::concat(out, 0), {1, 2, 3, 0});  // (W+H-1, N, h, H) -> (N, h, H, W+H-1)
-  return fw::unskew(hcols, W);  // h: (N, h, H, W)
+  // The recurrence over skewed columns, fused (framework/ops/rnn.h): steps are columns, the state runs along H,
+  // and the (2, 1) state-to-state kernel reads rows r-1 and r (kDiagonalStatePadding: one row on top).
+  fw::Tensor steps = fw::permute(s, {0, 1, 3, 2});                    // steps: (N, 4h, W + H - 1, H)
+  fw::Tensor w = fw::reshape(w_ss, {G, h, 2});                        // (4h, h, 2, 1) -> (4h, h, 2)
+  fw::Tensor hcols = fw::lstm_scan(steps, w, kDiagonalStatePadding.top);  // (N, h, W + H - 1, H)
+  return fw::unskew(fw::permute(hcols, {0, 1, 3, 2}).contiguous(), W);   // h: (N, h, H, W)
 }
 
 fw::Tensor diagonal_lstm_reference(const fw::Tensor& gates_img, const fw::Tensor& w_ss, fw::Tensor* skewed_h) {

@@ -33,7 +33,10 @@ void lstm_cell(const fw::Tensor& gates, const fw::Tensor& c_prev, fw::Tensor& h_
 // cond: (N, 4h, H, W) or undefined. The input-to-state convolution runs once over the whole image; then rows
 // are processed top to bottom, row r's gates adding a width-k unmasked convolution of row r-1's hidden state.
 // Returns h: (N, h, H, W).
+// The recurrence is one fused op (fw::lstm_scan); row_lstm_reference computes the same function from small ops
+// (one conv2d and one lstm_cell per row), the reference it is tested against (tests/test_models.cpp).
 fw::Tensor row_lstm(const fw::Tensor& x, const LstmWeights& w, const fw::Tensor& cond);
+fw::Tensor row_lstm_reference(const fw::Tensor& x, const LstmWeights& w, const fw::Tensor& cond);
 
 // The Diagonal LSTM's state-to-state convolution (section 3.2). h_prev: (N, h, H, 1), the hidden state of the
 // previous skewed column; w_ss: (4h, h, 2, 1), no bias. Row r of the result reads rows r-1 and r of h_prev (one
@@ -46,7 +49,8 @@ fw::Tensor diagonal_state_to_state(const fw::Tensor& h_prev, const fw::Tensor& w
 // coordinates. gates: (N, 4h, H, W); w_ss: (4h, h, 2, 1). The gates are skewed (row r moved right by r) into
 // (N, 4h, H, W+H-1), whose columns are the image's diagonals; columns are processed left to right, column j's
 // gates adding diagonal_state_to_state of column j-1's hidden state, which in image coordinates is the state of
-// the pixels above and to the left. The result is unskewed: h: (N, h, H, W); h at (r, c) depends on the gates
+// the pixels above and to the left (the sweep is one fused op, fw::lstm_scan, over the skewed columns). The
+// result is unskewed: h: (N, h, H, W); h at (r, c) depends on the gates
 // at (r', c') with r' <= r and c' <= c only.
 // The skew's padding: row r's left triangle (skewed columns j < r, before the row starts) holds zero gates and
 // reads only zero states, so its states are exactly 0 and each row starts from a zero state on its left. The
