@@ -32,7 +32,23 @@ Tensor record(Tensor out, const char* op, std::vector<Tensor> inputs, BackwardFn
   if (!needs_grad(inputs)) return out;
   auto node = std::make_shared<Node>();
   node->op = op;
-  node->inputs = std::move(inputs);
+  // The graph keeps edges, not data: a non-leaf input is kept as a handle with its shape and producer but no
+  // storage, so an activation is freed as soon as no backward function saved it (each op saves only what its
+  // gradient reads). Leaves keep their handle (their gradient is stored on them); inputs without grad are dropped.
+  node->inputs.reserve(inputs.size());
+  for (Tensor& in : inputs) {
+    if (!in.defined() || !in.requires_grad()) node->inputs.emplace_back();
+    else if (in.is_leaf()) node->inputs.push_back(std::move(in));
+    else {
+      auto edge = std::make_shared<TensorImpl>();
+      edge->shape = in.shape();
+      edge->strides = in.strides();
+      edge->dtype = in.dtype();
+      edge->requires_grad = true;
+      edge->grad_fn = in.grad_fn();
+      node->inputs.emplace_back(std::move(edge));
+    }
+  }
   node->backward = std::move(fn);
   node->out_shape = out.shape();
   node->out_dtype = out.dtype();

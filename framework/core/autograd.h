@@ -1,7 +1,7 @@
 // framework/core/autograd.h: the reverse-mode graph.
 //
-// Ops record a Node on their output when grad mode is on and an input requires grad. A Node keeps its inputs
-// alive and a backward function mapping the output's gradient to one gradient per input (an undefined Tensor
+// Ops record a Node on their output when grad mode is on and an input requires grad. A Node keeps edges to its
+// inputs (their producers and shapes; the data only of leaves) and a backward function mapping the output's gradient to one gradient per input (an undefined Tensor
 // means "no gradient"). backward() runs the nodes in reverse topological order, accumulating (+=) gradients of
 // tensors used more than once, writes leaf gradients into Tensor::grad(), and then frees the graph: a second
 // backward through the same nodes throws.

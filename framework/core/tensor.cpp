@@ -150,7 +150,11 @@ const Shape& Tensor::shape() const { require_defined("shape"); return impl_->sha
 const Shape& Tensor::strides() const { require_defined("strides"); return impl_->strides; }
 int64_t Tensor::offset() const { require_defined("offset"); return impl_->offset; }
 DType Tensor::dtype() const { require_defined("dtype"); return impl_->dtype; }
-Device Tensor::device() const { require_defined("device"); return impl_->storage->device; }
+Device Tensor::device() const {
+  require_defined("device");
+  if (!impl_->storage) throw ShapeError("device: tensor " + shape_str(impl_->shape) + " has no data (a graph edge)");
+  return impl_->storage->device;
+}
 int64_t Tensor::numel() const { return shape_numel(shape()); }
 int64_t Tensor::size(int64_t d) const {
   int64_t r = dim();
@@ -170,11 +174,12 @@ bool Tensor::is_contiguous() const {
 std::string Tensor::str() const {
   if (!impl_) return "undefined";
   std::string s = std::string(dtype_name(impl_->dtype)) + shape_str(impl_->shape);
-  return impl_->storage->device == Device::CPU ? s : s + "@" + impl_->storage->backend->name;
+  return !impl_->storage || impl_->storage->device == Device::CPU ? s : s + "@" + impl_->storage->backend->name;
 }
 
 void* Tensor::raw_data() const {
   require_defined("data");
+  if (!impl_->storage) throw ShapeError("data: tensor " + shape_str(impl_->shape) + " has no data (a graph edge)");
   return static_cast<char*>(impl_->storage->data) + impl_->offset * dtype_size(impl_->dtype);
 }
 size_t Tensor::storage_bytes_from_offset() const {

@@ -172,9 +172,14 @@ Tensor unary_op(const Tensor& x0, int op, double s, const char* name) {
   if (!x0.defined()) throw ShapeError(std::string(name) + ": undefined input");
   Tensor x = x0.contiguous();
   Tensor y = unary_raw(x, op, s);
-  Tensor xd = x.detach(), yd = y.detach();
-  return record(y, name, {x0}, [xd, yd, op, s](const Tensor& g) {
-    return std::vector<Tensor>{unary_grad(g, xd, yd, op, s)};
+  // Save only what the derivative reads (unary_derivative): log reads x; exp, sigmoid, tanh read y; relu reads
+  // x > 0, which is y > 0; neg, add_scalar, mul_scalar read neither (the kernel is then given dy in their place).
+  const bool reads_x = op == FW_U_LOG, reads_y = op == FW_U_EXP || op == FW_U_SIGMOID || op == FW_U_TANH ||
+                                                  op == FW_U_RELU;
+  Tensor saved = reads_x ? x.detach() : reads_y ? y.detach() : Tensor();
+  return record(y, name, {x0}, [saved, op, s](const Tensor& g) {
+    const Tensor& v = saved.defined() ? saved : g;
+    return std::vector<Tensor>{unary_grad(g, v, v, op, s)};
   });
 }
 
