@@ -7,7 +7,16 @@
 
 namespace pixelrnn::gen {
 
-ConvP read_conv(const fw::nn::Conv2d& conv) {
+std::vector<int64_t> gate_order(int64_t h, int64_t C) {
+  const int64_t hc = h / C;
+  std::vector<int64_t> q(static_cast<size_t>(4 * h));
+  for (int64_t g = 0; g < C; ++g)
+    for (int64_t k = 0; k < 4; ++k)
+      for (int64_t j = 0; j < hc; ++j) q[(g * 4 + k) * hc + j] = k * h + g * hc + j;
+  return q;
+}
+
+ConvP read_conv(const fw::nn::Conv2d& conv, const std::vector<int64_t>& out_order) {
   const fw::Tensor& wt = conv.weight;  // (co, ci, kh, kw)
   if (!wt.defined() || wt.dim() != 4)
     throw fw::ShapeError("read_conv: convolution weight " + (wt.defined() ? wt.str() : std::string("undefined")) +
@@ -26,6 +35,11 @@ ConvP read_conv(const fw::nn::Conv2d& conv) {
   p.bias.assign(static_cast<size_t>(co), 0.0f);
   if (conv.bias.defined()) p.bias = conv.bias.to_float_vector();
   if (static_cast<int64_t>(p.bias.size()) != co) throw fw::ShapeError("read_conv: bias " + conv.bias.str());
+  if (!out_order.empty() && static_cast<int64_t>(out_order.size()) != co)
+    throw fw::ShapeError("read_conv: output order of " + std::to_string(out_order.size()) + " for " + wt.str());
+  auto old = [&](int64_t o) { return out_order.empty() ? o : out_order[o]; };
+  const std::vector<float> b0 = p.bias;
+  for (int64_t o = 0; o < co; ++o) p.bias[o] = b0[old(o)];
   for (int64_t a = 0; a < kh; ++a)
     for (int64_t b = 0; b < kw; ++b) {
       Tap t;
@@ -36,7 +50,7 @@ ConvP read_conv(const fw::nn::Conv2d& conv) {
       bool any = false;
       for (int64_t o = 0; o < co; ++o)
         for (int64_t i = 0; i < ci; ++i) {
-          const size_t k = static_cast<size_t>(((o * ci + i) * kh + a) * kw + b);
+          const size_t k = static_cast<size_t>(((old(o) * ci + i) * kh + a) * kw + b);
           if (m[k] == 0.0f) continue;
           t.w[i * co + o] = w[k] * m[k];
           t.n_in[o] = i + 1;
@@ -49,18 +63,36 @@ ConvP read_conv(const fw::nn::Conv2d& conv) {
 
 namespace {
 
-// y[o] += sum_{i < n} w[i * co + o] * act(x[i]) for o in [o0, o1).
-inline void accumulate(const Tap& t, int64_t co, const float* x, int64_t o0, int64_t o1, bool relu_in, float* y) {
+// y[o .. o+B) += sum_{i < n} w[i * co + o ..] * act(x[i]), the B sums kept in registers.
+template <int B, bool Relu>
+inline void accumulate_block(const float* __restrict w, int64_t co, const float* __restrict x, int64_t n,
+                             float* __restrict y) {
+  float acc[B];
+  for (int j = 0; j < B; ++j) acc[j] = y[j];
+  for (int64_t i = 0; i < n; ++i) {
+    const float a = Relu ? (x[i] > 0.0f ? x[i] : 0.0f) : x[i];
+    const float* wi = w + i * co;
+    for (int j = 0; j < B; ++j) acc[j] += wi[j] * a;
+  }
+  for (int j = 0; j < B; ++j) y[j] = acc[j];
+}
+
+template <bool Relu>
+void accumulate_range(const Tap& t, int64_t co, const float* x, int64_t o0, int64_t o1, float* y) {
   int64_t n = 0;
   for (int64_t o = o0; o < o1; ++o) n = std::max(n, t.n_in[o]);
+  if (n == 0) return;
   const float* w = t.w.data();
-  for (int64_t i = 0; i < n; ++i) {
-    float a = x[i];
-    if (relu_in && !(a > 0.0f)) continue;  // relu(a) == 0 adds nothing
-    if (a == 0.0f) continue;
-    const float* wi = w + i * co;
-    for (int64_t o = o0; o < o1; ++o) y[o] += wi[o] * a;
-  }
+  int64_t o = o0;
+  for (; o + 32 <= o1; o += 32) accumulate_block<32, Relu>(w + o, co, x, n, y + o);
+  for (; o + 8 <= o1; o += 8) accumulate_block<8, Relu>(w + o, co, x, n, y + o);
+  for (; o < o1; ++o) accumulate_block<1, Relu>(w + o, co, x, n, y + o);
+}
+
+// y[o] += sum_{i < n} w[i * co + o] * act(x[i]) for o in [o0, o1).
+inline void accumulate(const Tap& t, int64_t co, const float* x, int64_t o0, int64_t o1, bool relu_in, float* y) {
+  if (relu_in) accumulate_range<true>(t, co, x, o0, o1, y);
+  else accumulate_range<false>(t, co, x, o0, o1, y);
 }
 
 }  // namespace
@@ -83,15 +115,15 @@ void dense_at(const ConvP& p, const float* x, int64_t o0, int64_t o1, bool relu_
   if (!p.taps.empty()) accumulate(p.taps[0], p.co, x, o0, o1, relu_in, y);
 }
 
-void lstm_cell_at(const float* gates, const float* c_prev, int64_t h, int64_t u0, int64_t u1, float* h_out,
-                  float* c_out) {
-  for (int64_t u = u0; u < u1; ++u) {
-    const float i = sigmoidf(gates[u]), f = sigmoidf(gates[h + u]), o = sigmoidf(gates[2 * h + u]);
-    const float g = std::tanh(gates[3 * h + u]);
+void lstm_cell_at(const float* gates, const float* c_prev, int64_t u0, int64_t hc, float* h_out, float* c_out) {
+  for (int64_t j = 0; j < hc; ++j) {
+    const int64_t u = u0 + j;
+    const float i = sigmoidf(gates[j]), f = sigmoidf(gates[hc + j]), o = sigmoidf(gates[2 * hc + j]);
+    const float g = tanhf_fast(gates[3 * hc + j]);
     float c = i * g;
     if (c_prev) c = f * c_prev[u] + c;  // c = f * c_prev + i * g
     c_out[u] = c;
-    h_out[u] = o * std::tanh(c);
+    h_out[u] = o * tanhf_fast(c);
   }
 }
 

@@ -47,8 +47,14 @@ struct ConvP {
 };
 
 // Reads a Conv2d with "same" padding (tap (a, b) reads (r + a - (KH-1)/2, c + b - (KW-1)/2)); the weight is
-// multiplied by the mask, taps with an all-zero mask are dropped.
-ConvP read_conv(const fw::nn::Conv2d& conv);
+// multiplied by the mask, taps with an all-zero mask are dropped. out_order (optional): output o of the result is
+// the layer's output out_order[o] (the LSTMs reorder their gates, see gate_order).
+ConvP read_conv(const fw::nn::Conv2d& conv, const std::vector<int64_t>& out_order = {});
+
+// The gate order of the generators: colour group by colour group, each group's i | f | o | g of its hc = h / C
+// units, so that a group's 4 hc gate maps are contiguous. Element q of the result is the layer's gate map
+// (k * h + u): q = (g * 4 + k) * hc + j with u = g * hc + j.
+std::vector<int64_t> gate_order(int64_t hidden, int64_t channels);
 
 // y[o] = bias[o] for o in [o0, o1) when init, then y[o] += sum over taps inside the image and i < n_in of
 // w * act(in(r + dr, c + dc, n)[i]), act = relu when relu_in, identity otherwise. in.F must equal p.ci.
@@ -61,15 +67,21 @@ void dense_at(const ConvP& p, const float* x, int64_t o0, int64_t o1, bool relu_
 inline int64_t group_begin(int64_t n, int64_t C, int64_t g) { return g * (n / C); }
 inline int64_t group_end(int64_t n, int64_t C, int64_t g) { return (g + 1) * (n / C); }
 
-// The framework's float sigmoid and tanh (framework/ops/elementwise.cpp), so both samplers agree closely.
+// The framework's float sigmoid (framework/ops/elementwise.cpp); tanh through one expf (within a few float32
+// ulps of std::tanh in absolute terms, and several times faster than libm's tanhf).
 inline float sigmoidf(float x) {
   return x >= 0 ? 1.0f / (1.0f + std::exp(-x)) : std::exp(x) / (1.0f + std::exp(x));
 }
+inline float tanhf_fast(float x) {
+  const float t = std::exp(-2.0f * std::fabs(x));  // in (0, 1]
+  const float y = (1.0f - t) / (1.0f + t);
+  return x < 0 ? -y : y;
+}
 
-// The LSTM cell (paper equation (3)) for the units [u0, u1) of one pixel: gates (4h,) = i | f | o | g
-// pre-activations, c_prev (h,) or null (zero state); writes h_out, c_out (h,).
-void lstm_cell_at(const float* gates, const float* c_prev, int64_t hidden, int64_t u0, int64_t u1, float* h_out,
-                  float* c_out);
+// The LSTM cell (paper equation (3)) for the hc units u0 .. u0 + hc - 1 of one pixel: gates (4 hc,) = the
+// group's i | f | o | g pre-activations (gate_order); c_prev (h,) or null (zero state); writes h_out, c_out (h,)
+// at units u0 .. u0 + hc - 1.
+void lstm_cell_at(const float* gates, const float* c_prev, int64_t u0, int64_t hc, float* h_out, float* c_out);
 
 // One residual block's generator. It reads the block input cache `in` (H, W, N, 2h) and writes the block output
 // cache `out` (same shape); cond (H, W, N, F) is the block's conditioning bias (its "cond" convolution of the

@@ -27,12 +27,12 @@ void check_lstm(const ConvP& is, const ConvP& ss, const ConvP& expand, const Blo
                          " maps, not 4h = " + std::to_string(4 * h));
 }
 
-// Adds the conditioning bias of pixel (r, c) to the gates of units [u0, u1) (all four gates).
-void add_cond(const BlockContext& ctx, int64_t r, int64_t c, int64_t n, int64_t u0, int64_t u1, float* gates) {
+// Adds the conditioning bias of pixel (r, c) (the layer's gate order) to the gates [q0, q1) (gate_order).
+void add_cond(const BlockContext& ctx, const std::vector<int64_t>& order, int64_t r, int64_t c, int64_t n,
+              int64_t q0, int64_t q1, float* gates) {
   if (!ctx.cond) return;
   const float* cb = ctx.cond->at(r, c, n);
-  for (int64_t k = 0; k < 4; ++k)
-    for (int64_t u = k * ctx.hidden + u0; u < k * ctx.hidden + u1; ++u) gates[u] += cb[u];
+  for (int64_t q = q0; q < q1; ++q) gates[q] += cb[order[q]];
 }
 
 // out(r, c) of group g = in(r, c) + expand(hs), hs: (h,) of the current pixel (groups <= g final).
@@ -48,30 +48,29 @@ void expand_residual(const ConvP& expand, const BlockContext& ctx, int64_t r, in
 class RowLSTMGen : public BlockGen {
  public:
   RowLSTMGen(const RowLSTMBlock& b, const BlockContext& ctx)
-      : ctx_(ctx), is_(read_conv(*b.lstm->input_to_state)), ss_(read_conv(*b.lstm->state_to_state)),
-        expand_(read_conv(*b.expand)) {
+      : ctx_(ctx), order_(gate_order(ctx.hidden, ctx.channels)), is_(read_conv(*b.lstm->input_to_state, order_)),
+        ss_(read_conv(*b.lstm->state_to_state, order_)), expand_(read_conv(*b.expand)) {
     check_lstm(is_, ss_, expand_, ctx, "Row LSTM block generator");
     const Cache& in = *ctx.in;
     h_ = ctx.hidden;
     hs_ = Cache(in.H, in.W, in.N, h_);  // hs, cs: (H, W, N, h), the LSTM state
     cs_ = Cache(in.H, in.W, in.N, h_);
-    gates_.assign(static_cast<size_t>(in.N * 4 * h_), 0.0f);  // gates: (N, 4h), the current pixel
+    gates_.assign(static_cast<size_t>(in.N * 4 * h_), 0.0f);  // gates: (N, 4h), the current pixel, gate_order
   }
 
   void at(int64_t r, int64_t c, int64_t g, int64_t n) override {
-    const int64_t u0 = group_begin(h_, ctx_.channels, g), u1 = group_end(h_, ctx_.channels, g);
+    const int64_t hc = h_ / ctx_.channels, q0 = g * 4 * hc, q1 = q0 + 4 * hc;
     float* gates = gates_.data() + n * 4 * h_;
-    for (int64_t k = 0; k < 4; ++k) {
-      conv_at(is_, *ctx_.in, r, c, n, k * h_ + u0, k * h_ + u1, false, gates);  // 1 x 3, mask B
-      if (r > 0) conv_at(ss_, hs_, r - 1, c, n, k * h_ + u0, k * h_ + u1, false, gates, false);  // row above
-    }
-    add_cond(ctx_, r, c, n, u0, u1, gates);
-    lstm_cell_at(gates, r > 0 ? cs_.at(r - 1, c, n) : nullptr, h_, u0, u1, hs_.at(r, c, n), cs_.at(r, c, n));
+    conv_at(is_, *ctx_.in, r, c, n, q0, q1, false, gates);                     // 1 x 3, mask B
+    if (r > 0) conv_at(ss_, hs_, r - 1, c, n, q0, q1, false, gates, false);  // the row above, 1 x 3
+    add_cond(ctx_, order_, r, c, n, q0, q1, gates);
+    lstm_cell_at(gates + q0, r > 0 ? cs_.at(r - 1, c, n) : nullptr, g * hc, hc, hs_.at(r, c, n), cs_.at(r, c, n));
     expand_residual(expand_, ctx_, r, c, g, n, hs_.at(r, c, n));
   }
 
  private:
   BlockContext ctx_;
+  std::vector<int64_t> order_;
   ConvP is_, ss_, expand_;
   int64_t h_ = 0;
   Cache hs_, cs_;
@@ -81,10 +80,11 @@ class RowLSTMGen : public BlockGen {
 class DiagonalGen : public BlockGen {
  public:
   DiagonalGen(const DiagonalBiLSTMBlock& b, const BlockContext& ctx)
-      : ctx_(ctx), l_is_(read_conv(*b.lstm->left_to_right->input_to_state)),
-        l_ss_(read_conv(*b.lstm->left_to_right->state_to_state)),
-        r_is_(read_conv(*b.lstm->right_to_left->input_to_state)),
-        r_ss_(read_conv(*b.lstm->right_to_left->state_to_state)), expand_(read_conv(*b.expand)) {
+      : ctx_(ctx), order_(gate_order(ctx.hidden, ctx.channels)),
+        l_is_(read_conv(*b.lstm->left_to_right->input_to_state, order_)),
+        l_ss_(read_conv(*b.lstm->left_to_right->state_to_state, order_)),
+        r_is_(read_conv(*b.lstm->right_to_left->input_to_state, order_)),
+        r_ss_(read_conv(*b.lstm->right_to_left->state_to_state, order_)), expand_(read_conv(*b.expand)) {
     check_lstm(l_is_, l_ss_, expand_, ctx, "Diagonal BiLSTM block generator");
     check_lstm(r_is_, r_ss_, expand_, ctx, "Diagonal BiLSTM block generator");
     // The 2x1 state-to-state kernel: tap 0 reads the skewed row above (image (r-1, c)), tap 1 the same row of the
@@ -99,20 +99,18 @@ class DiagonalGen : public BlockGen {
     cl_ = Cache(in.H, in.W, in.N, h_);
     hr_ = Cache(in.H, in.W, in.N, h_);
     cr_ = Cache(in.H, in.W, in.N, h_);
-    gates_.assign(static_cast<size_t>(in.N * 4 * h_), 0.0f);  // gates: (N, 4h), the current pixel
+    gates_.assign(static_cast<size_t>(in.N * 4 * h_), 0.0f);  // gates: (N, 4h), the current pixel, gate_order
     sum_.assign(static_cast<size_t>(in.N * h_), 0.0f);        // sum: (N, h), h_l2r + shifted h_r2l
   }
 
   void at(int64_t r, int64_t c, int64_t g, int64_t n) override {
-    const int64_t u0 = group_begin(h_, ctx_.channels, g), u1 = group_end(h_, ctx_.channels, g);
+    const int64_t hc = h_ / ctx_.channels, q0 = g * 4 * hc, q1 = q0 + 4 * hc;
+    const int64_t u0 = g * hc, u1 = u0 + hc;
     float* gates = gates_.data() + n * 4 * h_;
-    const float* x = ctx_.in->at(r, c, n);
-    for (int64_t k = 0; k < 4; ++k) {
-      dense_at(l_is_, x, k * h_ + u0, k * h_ + u1, false, gates);  // 1x1, mask B
-      conv_at(l_ss_, hl_, r, c, n, k * h_ + u0, k * h_ + u1, false, gates, false);
-    }
-    add_cond(ctx_, r, c, n, u0, u1, gates);
-    lstm_cell_at(gates, c > 0 ? cl_.at(r, c - 1, n) : nullptr, h_, u0, u1, hl_.at(r, c, n), cl_.at(r, c, n));
+    dense_at(l_is_, ctx_.in->at(r, c, n), q0, q1, false, gates);  // 1x1, mask B
+    conv_at(l_ss_, hl_, r, c, n, q0, q1, false, gates, false);     // (r-1, c) and (r, c-1)
+    add_cond(ctx_, order_, r, c, n, q0, q1, gates);
+    lstm_cell_at(gates + q0, c > 0 ? cl_.at(r, c - 1, n) : nullptr, u0, hc, hl_.at(r, c, n), cl_.at(r, c, n));
     float* s = sum_.data() + n * h_;
     const float* hl = hl_.at(r, c, n);
     const float* hr = r > 0 ? hr_.at(r - 1, c, n) : nullptr;  // the down-shift: the row above's right-to-left
@@ -124,16 +122,20 @@ class DiagonalGen : public BlockGen {
     if (r + 1 >= ctx_.in->H) return;  // the last row's right-to-left state reaches no pixel
     const int64_t W = ctx_.in->W;
     float* gates = gates_.data() + n * 4 * h_;
+    const int64_t hc = h_ / ctx_.channels;
     for (int64_t c = W - 1; c >= 0; --c) {
       dense_at(r_is_, ctx_.in->at(r, c, n), 0, 4 * h_, false, gates);
-      conv_at(r_ss_, hr_, r, c, n, 0, 4 * h_, false, gates, false);
-      add_cond(ctx_, r, c, n, 0, h_, gates);
-      lstm_cell_at(gates, c + 1 < W ? cr_.at(r, c + 1, n) : nullptr, h_, 0, h_, hr_.at(r, c, n), cr_.at(r, c, n));
+      conv_at(r_ss_, hr_, r, c, n, 0, 4 * h_, false, gates, false);  // (r-1, c) and (r, c+1)
+      add_cond(ctx_, order_, r, c, n, 0, 4 * h_, gates);
+      for (int64_t g = 0; g < ctx_.channels; ++g)
+        lstm_cell_at(gates + g * 4 * hc, c + 1 < W ? cr_.at(r, c + 1, n) : nullptr, g * hc, hc, hr_.at(r, c, n),
+                     cr_.at(r, c, n));
     }
   }
 
  private:
   BlockContext ctx_;
+  std::vector<int64_t> order_;
   ConvP l_is_, l_ss_, r_is_, r_ss_, expand_;
   int64_t h_ = 0;
   Cache hl_, cl_, hr_, cr_;
