@@ -10,6 +10,8 @@
 //   to left, once row r is final (row_done); pixel (r+1, c) then adds the right-to-left state of (r, c) (the
 //   one-row down-shift). The skew's padding holds zero gates and states (docs/models.md), which is the zero
 //   padding here.
+// Gate maps are kept in gate_order (models/generate_common.h): colour group g's i | f | o | g are one contiguous
+// block, computed at colour g.
 #include <stdexcept>
 
 #include "models/generate_common.h"

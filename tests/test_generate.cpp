@@ -257,3 +257,22 @@ TEST_CASE("fast sampler: deterministic, independent of the thread count, cancell
   CHECK(msg.find("(1, 3, 5, 6)") != std::string::npos);
   CHECK_THROWS_AS(m->sample(Tensor::full({1, 3, 6, 6}, 300.0), Tensor(), r4), std::invalid_argument);
 }
+
+TEST_CASE("the comparison allows different draws only at a near tie, and then stops comparing that image") {
+  // Two scripted runs of 2 images x 2 elements (levels 2). Image 0's first u sits on P(1) = 0.3 up to 1e-7: the
+  // paths draw 1 and 0; its second element then differs freely (another context). Image 1 agrees throughout.
+  Run fast, naive;
+  fast.draws = {{0, 0, 0, 0, 1, 0.3, {0.6999999, 0.3000001}}, {1, 0, 0, 0, 1, 0.9, {0.05, 0.95}},
+                {0, 0, 0, 1, 1, 0.1, {0.2, 0.8}}, {1, 0, 0, 1, 0, 0.5, {0.6, 0.4}}};
+  naive.draws = {{0, 0, 0, 0, 0, 0.3, {0.7, 0.3}}, {1, 0, 0, 0, 1, 0.9, {0.05, 0.95}},
+                 {0, 0, 0, 1, 0, 0.1, {0.95, 0.05}}, {1, 0, 0, 1, 0, 0.5, {0.6, 0.4}}};
+  fast.out = Tensor::from_vector({2, 1, 1, 2}, std::vector<float>{1, 1, 1, 0});
+  naive.out = Tensor::from_vector({2, 1, 1, 2}, std::vector<float>{0, 0, 1, 0});
+  Comparison cmp = compare(fast, naive, 2);
+  CHECK(cmp.near_ties == 1);
+  CHECK(cmp.draws == 3);  // image 0's second draw is not compared
+  CHECK(cmp.max_prob_diff < 1e-6);
+  CHECK(near_boundary({0.2, 0.5, 0.3}, 0.7000001, 1e-5));  // levels 256: a cumulative probability
+  CHECK(!near_boundary({0.2, 0.5, 0.3}, 0.75, 1e-5));
+  CHECK(!near_boundary({0.7, 0.3}, 0.7, 1e-5));  // levels 2: the boundary is P(1), not P(0)
+}
