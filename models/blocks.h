@@ -33,6 +33,8 @@ class ResidualBlock : public fw::nn::Module {
  public:
   // x: (N, 2h, H, W); cond: (N, h, H, W), required iff the block is conditional. -> (N, 2h, H, W)
   virtual fw::Tensor forward(const fw::Tensor& x, const fw::Tensor& cond) const = 0;
+  // The conditioning convolution "cond" (null unless conditional); the fast generator reads it.
+  const std::shared_ptr<fw::nn::Conv2d>& cond_layer() const { return cond_conv; }
 
  protected:
   fw::Tensor conditioning(const fw::Tensor& cond, const fw::Tensor& x) const;  // checks, then cond_conv(cond)

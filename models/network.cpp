@@ -8,6 +8,7 @@
 #include "framework/ops/elementwise.h"
 #include "framework/ops/loss.h"
 #include "framework/ops/view.h"
+#include "models/generate.h"
 #include "models/masks.h"
 #include "models/sampler.h"
 
@@ -116,6 +117,7 @@ fw::Tensor PixelNetwork::sample(const fw::Tensor& canvas, const fw::Tensor& know
                                 const fw::Tensor& small, const SampleOptions& opts, int64_t done_before,
                                 int64_t total_extra) {
   if (canvas.defined() && canvas.dim() == 4) check_small(small, canvas);
+  if (!opts.naive) return generate(*this, canvas, known, rng, small, opts, done_before, total_extra);
   return sample_raster([&](const fw::Tensor& x) { return logits(x, small); }, cfg_.levels, canvas, known, rng,
                        cfg_.model + " sample", opts, done_before, total_extra);
 }

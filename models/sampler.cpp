@@ -1,6 +1,7 @@
 // models/sampler.cpp: raster-order sampling (paper section 2.1) and image checks.
 #include "models/sampler.h"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <vector>
@@ -25,10 +26,33 @@ void check_images(const fw::Tensor& x, int64_t channels, int64_t height, int64_t
   }
 }
 
-fw::Tensor sample_raster(const LogitsFn& logits_fn, int64_t levels, const fw::Tensor& canvas,
-                         const fw::Tensor& known, fw::Rng& rng, const std::string& who,
-                         const SampleOptions& opts, int64_t done_before, int64_t total_extra) {
-  fw::NoGradGuard no_grad;
+int64_t draw_element(const double* z, int64_t levels, double u, std::vector<double>* probs) {
+  if (levels == 2) {
+    const double p = 1.0 / (1.0 + std::exp(-z[0]));
+    if (probs) *probs = {1.0 - p, p};
+    return u < p ? 1 : 0;
+  }
+  const int64_t K = levels;
+  std::vector<double> e(static_cast<size_t>(K));
+  double mx = -INFINITY;
+  for (int64_t k = 0; k < K; ++k) mx = std::max(mx, z[k]);
+  double total = 0;
+  for (int64_t k = 0; k < K; ++k) total += (e[k] = std::exp(z[k] - mx));
+  if (probs) {
+    probs->resize(static_cast<size_t>(K));
+    for (int64_t k = 0; k < K; ++k) (*probs)[k] = e[k] / total;
+  }
+  double target = u * total, acc = 0;
+  int64_t k = 0;
+  for (; k < K - 1; ++k) {
+    acc += e[k];
+    if (target < acc) break;
+  }
+  return k;
+}
+
+std::vector<double> check_sample_inputs(const fw::Tensor& canvas, const fw::Tensor& known, int64_t levels,
+                                        const std::string& who) {
   if (!canvas.defined() || canvas.dim() != 4) throw fw::ShapeError(who + ": canvas must be (N, C, H, W)");
   const int64_t N = canvas.size(0), C = canvas.size(1), H = canvas.size(2), W = canvas.size(3);
   check_images(canvas, C, H, W, levels, who + " canvas");
@@ -41,10 +65,20 @@ fw::Tensor sample_raster(const LogitsFn& logits_fn, int64_t levels, const fw::Te
       if (k != 0.0 && k != 1.0) throw std::invalid_argument(who + ": known must hold 0/1 entries, got " +
                                                             std::to_string(k));
   }
+  return kn;
+}
+
+fw::Tensor sample_raster(const LogitsFn& logits_fn, int64_t levels, const fw::Tensor& canvas,
+                         const fw::Tensor& known, fw::Rng& rng, const std::string& who,
+                         const SampleOptions& opts, int64_t done_before, int64_t total_extra) {
+  fw::NoGradGuard no_grad;
+  const std::vector<double> kn = check_sample_inputs(canvas, known, levels, who);
+  const int64_t N = canvas.size(0), C = canvas.size(1), H = canvas.size(2), W = canvas.size(3);
   // A fresh F32 copy: the caller's canvas is never written.
   fw::Tensor out = fw::Tensor::from_vector(canvas.shape(), canvas.to_float_vector());
   float* px = out.data<float>();
   auto idx = [&](int64_t n, int64_t c, int64_t r, int64_t j) { return ((n * C + c) * H + r) * W + j; };
+  std::vector<double> z, probs;
   for (int64_t r = 0; r < H; ++r)
     for (int64_t j = 0; j < W; ++j)
       for (int64_t c = 0; c < C; ++c) {
@@ -56,29 +90,14 @@ fw::Tensor sample_raster(const LogitsFn& logits_fn, int64_t levels, const fw::Te
         if (lg.dim() != 5 || lg.size(0) != N || lg.size(2) != C || lg.size(3) != H || lg.size(4) != W ||
             K != (levels == 2 ? 1 : levels))
           throw fw::ShapeError(who + ": logits " + lg.str() + " do not match canvas " + canvas.str());
+        z.resize(static_cast<size_t>(K));
         for (int64_t n = 0; n < N; ++n) {
           if (kn[idx(n, c, r, j)] != 0.0) continue;
-          double u = rng.uniform();
-          double value;
-          if (levels == 2) {
-            double l = lg.at({n, 0, c, r, j});
-            double p = 1.0 / (1.0 + std::exp(-l));
-            value = u < p ? 1.0 : 0.0;
-          } else {
-            std::vector<double> z(static_cast<size_t>(K));
-            double mx = -INFINITY;
-            for (int64_t k = 0; k < K; ++k) mx = std::max(mx, z[k] = lg.at({n, k, c, r, j}));
-            double total = 0;
-            for (auto& a : z) total += (a = std::exp(a - mx));
-            double target = u * total, acc = 0;
-            int64_t k = 0;
-            for (; k < K - 1; ++k) {
-              acc += z[k];
-              if (target < acc) break;
-            }
-            value = static_cast<double>(k);
-          }
+          const double u = rng.uniform();
+          for (int64_t k = 0; k < K; ++k) z[k] = lg.at({n, k, c, r, j});
+          const int64_t value = draw_element(z.data(), levels, u, opts.on_draw ? &probs : nullptr);
           px[idx(n, c, r, j)] = static_cast<float>(value);
+          if (opts.on_draw) opts.on_draw(DrawInfo{n, c, r, j, u, value, &probs});
         }
         if (opts.progress) opts.progress(done_before + (r * W + j) * C + c + 1, total_extra + C * H * W);
       }

@@ -3,6 +3,7 @@
 #pragma once
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "framework/core/rng.h"
 #include "framework/core/tensor.h"
@@ -13,10 +14,30 @@ namespace pixelrnn {
 // fast incremental generator where it has one. progress(done, total) is called after each drawn element (done
 // counts elements in raster order over the whole canvas, total = C * H * W; for the Multi-scale model the small
 // image's elements come first, total = C * (h * w + H * W)); it may throw to cancel (the canvas is discarded).
+// on_draw (a debugging and testing hook, normally unset) is called for every single draw, in the order of the
+// rng.uniform() calls, with the distribution the element was drawn from (see DrawInfo).
+struct DrawInfo {
+  int64_t n = 0, channel = 0, row = 0, col = 0;  // the element drawn (coordinates of the network's own canvas:
+                                                 // the small image's for the Multi-scale model's first stage)
+  double u = 0;                                  // the uniform draw
+  int64_t value = 0;                             // the value drawn
+  const std::vector<double>* probs = nullptr;    // P(value = k), k = 0 .. levels-1 (levels 2: {1 - p, p})
+};
 struct SampleOptions {
   bool naive = false;
   std::function<void(int64_t done, int64_t total)> progress;
+  std::function<void(const DrawInfo&)> on_draw;
 };
+
+// The draw rule shared by every sampler: z holds the distribution parameters of one element (levels 2: z[0] is
+// the logit of P(1); levels 256: 256 unnormalised log-probabilities). levels 2: 1 iff u < sigmoid(z[0]);
+// levels 256: the inverse CDF of softmax(z) at u. When probs is non-null it receives P(value = k) for every k.
+int64_t draw_element(const double* z, int64_t levels, double u, std::vector<double>* probs = nullptr);
+
+// The input checks of sample(): canvas (N, C, H, W) of valid values, known undefined or of the same shape with
+// 0/1 entries. Returns known as a flat vector (all zeros when undefined). throws naming `who`.
+std::vector<double> check_sample_inputs(const fw::Tensor& canvas, const fw::Tensor& known, int64_t levels,
+                                        const std::string& who);
 
 // Maps a canvas (N, C, H, W) of pixel values to distribution parameters (N, K, C, H, W) (see PixelModel::logits).
 using LogitsFn = std::function<fw::Tensor(const fw::Tensor& canvas)>;

@@ -47,6 +47,7 @@ int cmd_complete(const Args& args) {
   f.value("npy", "FILE", "also write the completions as uint8 (N, K, C, H, W) .npy in the model's pixel values "
                          "(0/1 for levels 2, 0..255 for levels 256)");
   f.value("threads", "N", "worker threads (0: all cores)", "0");
+  f.flag("naive", "use the reference sampler (one full forward pass per drawn element; slow, same images)");
   f.parse(args);
   if (f.help_requested()) {
     std::cout << f.help();
@@ -91,7 +92,8 @@ int cmd_complete(const Args& args) {
   const fw::Shape shape{n * k, c.channels, c.height, c.width};
   fw::Rng rng(seed);
   const std::vector<uint8_t> out = tensor_bytes(
-      model->sample(fw::Tensor::from_vector(shape, canvas), fw::Tensor::from_vector(shape, known), rng));
+      model->sample(fw::Tensor::from_vector(shape, canvas), fw::Tensor::from_vector(shape, known), rng,
+                    SampleOptions{f.has("naive"), {}, {}}));
   for (size_t at = 0; at < out.size(); ++at)
     if (known[at] != 0.0f && float(out[at]) != canvas[at])
       throw std::runtime_error("the model changed a visible pixel (element " + std::to_string(at) + ")");

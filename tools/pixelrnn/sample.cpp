@@ -23,6 +23,7 @@ int cmd_sample(const Args& args) {
   f.value("per-row", "N", "images per grid row", "8");
   f.value("batch", "N", "images drawn at once (the result depends on it, like on the seed)", "N");
   f.value("threads", "N", "worker threads (0: all cores)", "0");
+  f.flag("naive", "use the reference sampler (one full forward pass per drawn element; slow, same images)");
   f.parse(args);
   if (f.help_requested()) {
     std::cout << f.help();
@@ -42,7 +43,7 @@ int cmd_sample(const Args& args) {
   const std::unique_ptr<PixelModel> model = load_model(ck);
   const ModelConfig& c = ck.config;
   fw::Rng rng(seed);
-  const std::vector<uint8_t> px = sample_images(*model, n, batch, rng);
+  const std::vector<uint8_t> px = sample_images(*model, n, batch, rng, SampleOptions{f.has("naive"), {}, {}});
   if (f.has("npy")) write_npy_u8(f.str("npy"), px.data(), {n, c.channels, c.height, c.width});
   if (f.has("output")) {
     const std::vector<uint8_t> shown = display_bytes(px.data(), px.size(), c.levels);
