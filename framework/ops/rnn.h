@@ -16,7 +16,8 @@
 
 /* ---- kernels (plain C, part of the backend ABI; listed in framework/ops/families.h) */
 
-/* lstm_scan_forward: h and the saved activations acts (S, N, 5h, L) = i | f | o | g | c per step and image (the
+/* lstm_scan_forward: h and the saved activations acts (S, N, 6h, L) = i | f | o | g | c | tanh(c) per step and
+ * image (the
  * backward's input; opaque otherwise).  h: (N, h, S, L), gates: (N, 4h, S, L), w: (4h, h, k) */
 typedef struct fw_lstm_scan_forward_params {
   fw_buffer h, acts, gates, w;
