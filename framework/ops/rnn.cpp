@@ -19,6 +19,7 @@
 #include "framework/core/autograd.h"
 #include "framework/core/parallel.h"
 #include "framework/ops/blas.h"
+#include "framework/ops/vmath.h"
 
 namespace fw {
 namespace {
@@ -34,24 +35,6 @@ struct Scan {
   int64_t gate(int64_t n, int64_t q, int64_t t) const { return ((n * 4 * h + q) * S + t) * L; }
   int64_t act(int64_t t, int64_t n, int64_t q) const { return ((t * N + n) * 6 * h + q) * L; }
 };
-
-template <class T> T sigmoid(T x) { return x >= 0 ? T(1) / (T(1) + std::exp(-x)) : std::exp(x) / (T(1) + std::exp(x)); }
-
-// tanh. float: one expf instead of libm's tanhf (which goes through expm1f and took over a third of a Row LSTM
-// training step): |x| < 0.3 by its odd Taylor polynomial to x^9 (truncation < 2e-8 there), else
-// sign(x) (1 - e) / (1 + e) with e = exp(-2|x|), where 1 - e >= 0.45 so the relative error stays a few ulp.
-// double (gradient checks): std::tanh.
-inline float fast_tanh(float x) {
-  const float a = std::fabs(x);
-  if (a < 0.3f) {
-    const float x2 = x * x;
-    return x * (1.0f + x2 * (-1.0f / 3 + x2 * (2.0f / 15 + x2 * (-17.0f / 315 + x2 * (62.0f / 2835)))));
-  }
-  const float e = std::exp(-2.0f * a);
-  const float t = (1.0f - e) / (1.0f + e);
-  return x < 0 ? -t : t;
-}
-inline double fast_tanh(double x) { return std::tanh(x); }
 
 // cols (h k, n L): cols[(u k + a), j L + l] = h_{t-1}[n0 + j, u, l + a - pb], 0 outside [0, L).
 template <class T> void im2col_prev(const Scan& s, const T* hs, int64_t n0, int64_t n, int64_t t, T* cols) {
@@ -70,11 +53,35 @@ template <class T> void im2col_prev(const Scan& s, const T* hs, int64_t n0, int6
     }
 }
 
+// One row of L positions of one unit: the gate activations, the cell, and h (vectorisable: vmath, restrict).
+// z*: the state-to-state contributions (zeros at step 0); cp: c_{t-1} (zeros at step 0).
+template <class T>
+void cell_row(int64_t L, const T* __restrict gi, const T* __restrict gf, const T* __restrict go,
+              const T* __restrict gg, const T* __restrict zi, const T* __restrict zf, const T* __restrict zo,
+              const T* __restrict zg, const T* __restrict cp, T* __restrict ai, T* __restrict af, T* __restrict ao,
+              T* __restrict ag, T* __restrict ac, T* __restrict at, T* __restrict hout) {
+  for (int64_t l = 0; l < L; ++l) {
+    const T i = vmath::sigmoid(gi[l] + zi[l]), f = vmath::sigmoid(gf[l] + zf[l]), o = vmath::sigmoid(go[l] + zo[l]);
+    const T g = vmath::tanh(gg[l] + zg[l]);
+    const T c = f * cp[l] + i * g;
+    const T tc = vmath::tanh(c);
+    ai[l] = i;
+    af[l] = f;
+    ao[l] = o;
+    ag[l] = g;
+    ac[l] = c;
+    at[l] = tc;
+    hout[l] = o * tc;
+  }
+}
+
 // One chunk's forward recurrence. z: (4h, n L) scratch, cols: (h k, n L) scratch.
 template <class T>
 void scan_forward_chunk(const Scan& s, T* hs, T* acts, const T* gates, const T* w, int64_t n0, int64_t n) {
   const int64_t width = n * s.L, h = s.h, L = s.L;
-  std::vector<T> z(static_cast<size_t>(4 * h * width)), cols(static_cast<size_t>(h * s.k * width));
+  // z: (4h, n L) the state-to-state contributions (zero at step 0); cols: (h k, n L); zero: c_{-1} = 0 (L)
+  std::vector<T> z(static_cast<size_t>(4 * h * width), T(0)), cols(static_cast<size_t>(h * s.k * width)),
+      zero(static_cast<size_t>(L), T(0));
   for (int64_t t = 0; t < s.S; ++t) {
     if (t > 0) {  // z = w (4h, h k) cols (h k, n L)
       im2col_prev(s, hs, n0, n, t, cols.data());
@@ -83,30 +90,13 @@ void scan_forward_chunk(const Scan& s, T* hs, T* acts, const T* gates, const T* 
     for (int64_t j = 0; j < n; ++j) {
       const int64_t img = n0 + j;
       T* a = acts + s.act(t, img, 0);  // a: (6h, L) = i | f | o | g | c | tanh(c)
-      const T* cp = t > 0 ? acts + s.act(t - 1, img, 4 * h) : nullptr;  // c_{t-1}: (h, L)
       for (int64_t u = 0; u < h; ++u) {
-        const T* gi = gates + s.gate(img, u, t);
-        const T* gf = gates + s.gate(img, h + u, t);
-        const T* go = gates + s.gate(img, 2 * h + u, t);
-        const T* gg = gates + s.gate(img, 3 * h + u, t);
-        T* hout = hs + s.hid(img, u, t);
-        for (int64_t l = 0; l < L; ++l) {
-          const int64_t zc = j * L + l;
-          const T zi = t > 0 ? gi[l] + z[u * width + zc] : gi[l];
-          const T zf = t > 0 ? gf[l] + z[(h + u) * width + zc] : gf[l];
-          const T zo = t > 0 ? go[l] + z[(2 * h + u) * width + zc] : go[l];
-          const T zg = t > 0 ? gg[l] + z[(3 * h + u) * width + zc] : gg[l];
-          const T i = sigmoid(zi), f = sigmoid(zf), o = sigmoid(zo), g = fast_tanh(zg);
-          const T c = cp ? f * cp[u * L + l] + i * g : i * g;
-          const T tc = fast_tanh(c);
-          a[u * L + l] = i;
-          a[(h + u) * L + l] = f;
-          a[(2 * h + u) * L + l] = o;
-          a[(3 * h + u) * L + l] = g;
-          a[(4 * h + u) * L + l] = c;
-          a[(5 * h + u) * L + l] = tc;
-          hout[l] = o * tc;
-        }
+        const T* zu = z.data() + u * width + j * L;  // this image's row of unit u's i gate in z
+        const T* cp = t > 0 ? acts + s.act(t - 1, img, 4 * h) + u * L : zero.data();  // c_{t-1}: (L)
+        cell_row(L, gates + s.gate(img, u, t), gates + s.gate(img, h + u, t), gates + s.gate(img, 2 * h + u, t),
+                 gates + s.gate(img, 3 * h + u, t), zu, zu + h * width, zu + 2 * h * width, zu + 3 * h * width, cp,
+                 a + u * L, a + (h + u) * L, a + (2 * h + u) * L, a + (3 * h + u) * L, a + (4 * h + u) * L,
+                 a + (5 * h + u) * L, hs + s.hid(img, u, t));
       }
     }
   }
