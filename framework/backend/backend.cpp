@@ -1,6 +1,7 @@
 // framework/backend/backend.cpp: the backend registry, the CPU reference table and plugin loading.
 #include "framework/backend/backend.h"
 #include "framework/backend/cpu_kernels.h"
+#include "framework/core/profile.h"
 
 #include <dlfcn.h>
 #include <cstdlib>
@@ -108,6 +109,7 @@ const char* kernel_name(int32_t id) {
 }
 
 void launch(fw_device device, fw_kernel_id id, const fw_kernel_args& args) {
+  const profile::KernelScope prof(id);  // times the launch while the profiler is on (framework/core/profile.h)
   const fw_backend_v1* be = backend_for(device);
   if (be && be->supports(id, args.dtype)) {
     int rc = be->run(id, &args);

@@ -4,6 +4,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "framework/core/profile.h"
 #include "framework/ops/elementwise.h"
 
 namespace fw {
@@ -63,6 +64,7 @@ void run_backward(const Tensor& root, const Tensor& grad_out) {
                      shape_str(root.shape()));
   }
   NoGradGuard ng;
+  const profile::PhaseScope prof_phase(profile::Phase::Backward);  // kernels below count as backward
   if (!root.grad_fn()) {  // a leaf: its gradient is grad_out itself
     Tensor g = root.grad();
     accumulate_into(g, g0);
