@@ -52,6 +52,7 @@ void accumulate_into(Tensor& grad, const Tensor& g) {
 }
 
 void run_backward(const Tensor& root, const Tensor& grad_out) {
+  const profile::PhaseScope prof_phase(profile::Phase::Backward);  // kernels below count as backward
   if (!root.defined()) throw ShapeError("backward: undefined tensor");
   if (!root.requires_grad()) throw ShapeError("backward: tensor " + root.str() + " does not require grad");
   Tensor g0 = grad_out;
@@ -64,7 +65,6 @@ void run_backward(const Tensor& root, const Tensor& grad_out) {
                      shape_str(root.shape()));
   }
   NoGradGuard ng;
-  const profile::PhaseScope prof_phase(profile::Phase::Backward);  // kernels below count as backward
   if (!root.grad_fn()) {  // a leaf: its gradient is grad_out itself
     Tensor g = root.grad();
     accumulate_into(g, g0);
