@@ -292,6 +292,7 @@ TEST_CASE("pixelrnn bench --json: keys and sane values for every model") {
     CHECK(j["rss_growth_mb"].get<double>() <= peak);
     CHECK(j["reference_check"]["grad_rel_diff"].get<double>() <= j["reference_check"]["grad_tolerance"].get<double>());
     CHECK(j["reference_check"]["loss"].get<double>() > 0);  // an NLL in nats
+    CHECK(j["reference_check"]["images"] == 2);             // --check-images 4, capped at --batch 2
 
     // The profile: both phases have kernels, the conv kernels sit in their phases, shares add up.
     const nlohmann::json& p = j["profile"];
@@ -338,7 +339,7 @@ TEST_CASE("pixelrnn bench: 8-bit RGB images and text output") {
   CHECK(contains(r.out, "levels: 256\n"));
   CHECK(contains(r.out, "channels: 3\n"));
   CHECK(contains(r.out, "train_images_per_s: "));
-  CHECK(contains(r.out, "reference check: "));
+  CHECK(contains(r.out, "reference check (2 images): "));
   CHECK_FALSE(contains(r.out, "sample_images_per_s"));  // only with --sample
 }
 
@@ -373,6 +374,8 @@ TEST_CASE("pixelrnn bench: bad flags are usage errors naming the flag") {
       {{"--model", "resnet"}, "--model"},
       {{"--height"}, "--height"},
       {{"--bogus"}, "--bogus"},
+      {{"--check-images", "0"}, "--check-images"},
+      {{"--out-hidden", "1.5"}, "--out-hidden"},
       {{"--channels", "3", "--levels", "2"}, "levels"},
   };
   for (const auto& [args, flag] : cases) {

@@ -2,8 +2,8 @@
 // random inputs, measured the way ../shared/bench/torch_twin.py measures its PyTorch twin (docs/performance.md).
 //
 // 1. Reference check: one step's loss and every parameter gradient, computed with the fast kernels and with the
-//    reference ones (fw::set_reference_kernels, framework/core/profile.h) from the same weights and batch, must
-//    agree (loss: relative 1e-4; gradients: kGradTolerance, see below), or the command fails (status 1) without
+//    reference ones (fw::set_reference_kernels, framework/core/profile.h) from the same weights and images (the
+//    first --check-images of the batch, 4 by default: the reference kernels are direct loops), must agree (loss: relative 1e-4; gradients: kGradTolerance, see below), or the command fails (status 1) without
 //    printing any figure.
 // 2. Training: a step is what tools/pixelrnn/trainer.cpp does minus data loading: zero_grad, nll, loss = sum /
 //    batch, item, backward, RMSProp step (lr 1e-3, rho 0.99 = PyTorch's default alpha, eps 1e-8, as the twin).
@@ -56,10 +56,11 @@ constexpr double kLossTolerance = 1e-4;
 // Gradients, per parameter: ||g_fast - g_ref||_2 <= kGradTolerance * max(||g_ref||_2, 1e-6 * the largest
 // ||g_ref||_2 of all parameters). The two paths sum the same float32 products in different orders (GEMM blocks
 // of up to K = Ci*KH*KW and N*Ho*Wo terms vs double accumulation), each sum off by about sqrt(terms) * 6e-8
-// relative (~1e-5 for 1e4-1e5 terms), and the differences compound through the layers and the recurrences
-// (measured: below 1e-5 at h 4-16, see docs/performance.md). 1e-3 leaves a wide margin for that, while a wrong
-// kernel (a missed tap, a wrong mask, a bad index) moves the gradient by far more. The floor keeps parameters with
-// a near-zero gradient from failing on rounding alone.
+// relative (~1e-5 for 1e4-1e5 terms), and the differences compound through the layers and the recurrences.
+// Measured at h 16, L 7, 28x28, batch 16: 1.5e-7 to 1.8e-7 for pixelcnn, row_lstm and diagonal_bilstm
+// (docs/performance.md). 1e-3 leaves room for fused kernels that reorder sums further, while a wrong kernel (a
+// missed tap, a wrong mask, a bad index) moves a gradient by far more. The floor keeps parameters with a
+// near-zero gradient from failing on rounding alone.
 constexpr double kGradTolerance = 1e-3;
 constexpr int kWarmupSteps = 3, kMinSteps = 5, kMaxSteps = 200;
 constexpr int64_t kSampleImages = 16;
@@ -84,12 +85,12 @@ double sum(const std::vector<double>& v) {
   return s;
 }
 
-// x: (batch, C, H, W) random pixel values of the model's space, from a seeded rng.
-fw::Tensor random_images(const ModelConfig& cfg, int64_t batch, uint64_t seed) {
+// batch images (batch, C, H, W) of random pixel values of the model's space, from a seeded rng, flat.
+std::vector<float> random_images(const ModelConfig& cfg, int64_t batch, uint64_t seed) {
   fw::Rng rng(seed);
   std::vector<float> v(size_t(batch * cfg.channels * cfg.height * cfg.width));
   for (float& e : v) e = cfg.levels == 2 ? (rng.uniform() < 0.3 ? 1.0f : 0.0f) : float(rng.below(256));
-  return fw::Tensor::from_vector({batch, cfg.channels, cfg.height, cfg.width}, v);
+  return v;
 }
 
 // The training loss of x as the trainer computes it: mean over the batch of the per-image NLL in nats.
@@ -257,6 +258,7 @@ int cmd_bench(const Args& args) {
   f.value("width", "W", "image width", "28");
   f.value("threads", "N", "worker threads (0: all cores)", "2");
   f.value("seconds", "S", "time budget of the measured training steps (at least 5 and at most 200 steps)", "10");
+  f.value("check-images", "N", "images of the batch used by the reference check (at most --batch)", "4");
   f.flag("sample", "also time drawing 16 images with the naive and with the default (fast) sampler");
   f.flag("profile", "time every kernel launch of the measured steps by op kind, forward and backward apart, and "
          "count allocations");
@@ -281,6 +283,7 @@ int cmd_bench(const Args& args) {
   const int64_t batch = f.integer("batch", 16, 1, 1 << 20);
   const int threads = int(f.integer("threads", 2, 0, 4096));
   const double budget = f.real("seconds", 10.0, 0.0, 1e6);
+  const int64_t check_images = std::min(batch, f.integer("check-images", 4, 1, 1 << 20));
   const bool do_sample = f.on("sample"), do_profile = f.on("profile"), json = f.on("json");
   const double perturb_grad = f.real("test-perturb-gradient", 0.0, -1e6, 1e6);
   const double perturb_loss = f.real("test-perturb-loss", 0.0, -1e6, 1e6);
@@ -301,10 +304,16 @@ int cmd_bench(const Args& args) {
   oo.rho = 0.99;  // torch.optim.RMSprop's default alpha
   oo.eps = 1e-8;
   std::unique_ptr<fw::optim::Optimizer> opt = fw::optim::make_optimizer(model->named_parameters(), oo);
-  const fw::Tensor x = random_images(cfg, batch, 0);  // x: (batch, C, H, W)
+  const std::vector<float> pixels = random_images(cfg, batch, 0);
+  const int64_t image_size = cfg.channels * cfg.height * cfg.width;
+  const fw::Tensor x = fw::Tensor::from_vector({batch, cfg.channels, cfg.height, cfg.width}, pixels);
+  // x_check: the first check_images images of x (the reference kernels are slow).
+  const fw::Tensor x_check = fw::Tensor::from_vector(
+      {check_images, cfg.channels, cfg.height, cfg.width},
+      std::vector<float>(pixels.begin(), pixels.begin() + check_images * image_size));
 
   // 1. The reference check, before anything is timed.
-  const CheckResult check = reference_check(*model, *opt, x, perturb_grad, perturb_loss);
+  const CheckResult check = reference_check(*model, *opt, x_check, perturb_grad, perturb_loss);
   if (!check.failure.empty())
     throw std::runtime_error("reference check failed: " + check.failure +
                              "; the fast kernels do not compute what the reference kernels compute, so no figure "
@@ -380,6 +389,7 @@ int cmd_bench(const Args& args) {
                           {"grad_worst_parameter", check.worst},
                           {"loss_tolerance", kLossTolerance},
                           {"grad_tolerance", kGradTolerance},
+                          {"images", check_images},
                           {"seconds", check.seconds}};
   j["steps_timed"] = times.size();
   j["step_ms"] = 1e3 * step_s;
@@ -405,9 +415,10 @@ int cmd_bench(const Args& args) {
     if (v.is_number_float()) std::printf("%s: %.4g\n", k.c_str(), v.get<double>());
     else std::printf("%s: %s\n", k.c_str(), v.is_string() ? v.get<std::string>().c_str() : v.dump().c_str());
   }
-  std::printf("reference check: loss %.9g vs %.9g (relative %.2g), largest gradient difference %.2g (%s), %.1f s\n",
-              check.loss, check.loss_reference, check.loss_rel_diff, check.grad_rel_diff, check.worst.c_str(),
-              check.seconds);
+  std::printf("reference check (%lld images): loss %.9g vs %.9g (relative %.2g), largest gradient difference %.2g "
+              "(%s), %.1f s\n",
+              (long long)check_images, check.loss, check.loss_reference, check.loss_rel_diff, check.grad_rel_diff,
+              check.worst.c_str(), check.seconds);
   if (do_profile) print_profile_text(j["profile"]);
   return kExitOk;
 }
