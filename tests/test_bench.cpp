@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "framework/core/autograd.h"
+#include "framework/core/parallel.h"
 #include "framework/core/profile.h"
 #include "framework/core/rng.h"
 #include "framework/ops/conv.h"
@@ -190,6 +191,25 @@ TEST_CASE("reference kernels: conv2d_reference's gradient passes a float64 gradc
   // Masked weights get exactly zero gradient in the reference path too.
   const std::vector<float>& dw = gr[1];
   for (int e : {4, 5, 7, 8, 13, 22, 40}) CHECK(dw[size_t(e)] == 0.0f);
+}
+
+TEST_CASE("reference kernels: conv2d_reference is bit-identical at 1, 2 and 3 threads") {
+  fw::Rng rng(5);
+  const fw::Tensor x0 = random_tensor({5, 3, 9, 7}, rng), w0 = random_tensor({6, 3, 3, 3}, rng);
+  const fw::Tensor b0 = random_tensor({6}, rng), g = random_tensor({5, 6, 9, 7}, rng);
+  auto run = [&](int threads) {
+    fw::set_num_threads(threads);
+    fw::Tensor x = x0.clone().detach(), w = w0.clone().detach(), b = b0.clone().detach();
+    for (fw::Tensor* t : {&x, &w, &b}) t->requires_grad_();
+    const fw::Tensor y = fw::conv2d_reference(x, w, b, fw::Padding2d::same(3, 3));
+    y.backward(g);
+    return std::vector<std::vector<float>>{y.to_float_vector(), x.grad().to_float_vector(),
+                                           w.grad().to_float_vector(), b.grad().to_float_vector()};
+  };
+  const auto a = run(1), b = run(2), c = run(3);
+  fw::set_num_threads(0);
+  CHECK(a == b);  // float == float: bitwise for these finite values
+  CHECK(a == c);
 }
 
 // ---- `pixelrnn bench` as a subprocess
