@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "framework/core/profile.h"
 #include "framework/ops/conv.h"
 #include "framework/ops/elementwise.h"
 #include "framework/ops/rnn.h"
@@ -64,6 +65,7 @@ fw::Tensor row_lstm(const fw::Tensor& x, const LstmWeights& w, const fw::Tensor&
   const int64_t h = hidden_of(w, "row_lstm");
   if (x.dim() != 4) throw fw::ShapeError("row_lstm: input " + x.str() + " is not (N, C, H, W)");
   check_cond(cond, x, h, "row_lstm");
+  if (fw::reference_kernels()) return row_lstm_reference(x, w, cond);  // framework/core/profile.h
   const int64_t k_is = w.w_is.size(3), k_ss = w.w_ss.size(3);
   // Input-to-state, whole image at once: a (1 x k) mask-B convolution along each row.
   fw::Tensor is = fw::conv2d(x, w.w_is, w.b_is, fw::Padding2d::same(1, k_is), w.mask_is);  // is: (N, 4h, H, W)
@@ -115,6 +117,7 @@ void check_diagonal(const fw::Tensor& gates_img, const fw::Tensor& w_ss, const c
 
 fw::Tensor diagonal_lstm(const fw::Tensor& gates_img, const fw::Tensor& w_ss) {
   check_diagonal(gates_img, w_ss, "diagonal_lstm");
+  if (fw::reference_kernels()) return diagonal_lstm_reference(gates_img, w_ss);  // framework/core/profile.h
   const int64_t G = gates_img.size(1), W = gates_img.size(3), h = G / 4;
   fw::Tensor s = fw::skew(gates_img);  // s: (N, 4h, H, W + H - 1); column j holds the diagonal r + c = j
   // The recurrence over skewed columns, fused (framework/ops/rnn.h): steps are columns, the state runs along H,

@@ -1,6 +1,7 @@
 // framework/backend/backend.cpp: the backend registry, the CPU reference table built from the kernel list,
 // the CPU fallback, and plugin loading.
 #include "framework/backend/backend.h"
+#include "framework/core/profile.h"
 
 #include <dlfcn.h>
 
@@ -146,6 +147,7 @@ const KernelInfo* kernel_info(int32_t id) { return id >= 0 && id < FW_K_COUNT ? 
 const char* kernel_name(int32_t id) { return id >= 0 && id < FW_K_COUNT ? kKernels[id].name : "unknown"; }
 
 void launch_kernel(fw_device device, fw_kernel_id id, DType dtype, const void* params) {
+  const profile::KernelScope prof(id);  // times the launch while the profiler is on (framework/core/profile.h)
   const int32_t dt = static_cast<int32_t>(dtype);
   const fw_backend_v2* be = backend_for(device);
   if (be && be->supports(id, dt, params)) {

@@ -4,6 +4,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "framework/core/profile.h"
 #include "framework/ops/elementwise.h"
 
 namespace fw {
@@ -67,6 +68,7 @@ void accumulate_into(Tensor& grad, const Tensor& g) {
 }
 
 void run_backward(const Tensor& root, const Tensor& grad_out) {
+  const profile::PhaseScope prof_phase(profile::Phase::Backward);  // kernels below count as backward
   if (!root.defined()) throw ShapeError("backward: undefined tensor");
   if (!root.requires_grad()) throw ShapeError("backward: tensor " + root.str() + " does not require grad");
   Tensor g0 = grad_out;

@@ -8,6 +8,7 @@
 
 #include "framework/backend/backend.h"
 #include "framework/core/autograd.h"
+#include "framework/core/profile.h"
 #include "framework/ops/copy.h"
 
 namespace fw {
@@ -44,6 +45,7 @@ Shape contiguous_strides(const Shape& s) {
 }
 
 Storage::Storage(size_t b, Device d) : bytes(b), device(d) {
+  profile::count_allocation(b);  // counted while the profiler is on (framework/core/profile.h)
   backend = backend_for(static_cast<fw_device>(d));
   if (!backend) throw BackendError("no backend loaded for the tensor's device");
   data = backend->alloc(b);

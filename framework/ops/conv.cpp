@@ -30,6 +30,8 @@
 #include "framework/ops/blas.h"
 #include "framework/core/autograd.h"
 #include "framework/core/parallel.h"
+#include "framework/core/profile.h"
+#include "framework/ops/conv_reference.h"
 
 namespace fw {
 namespace {
@@ -330,6 +332,7 @@ Tensor plain(const Tensor& t) {
 
 Tensor conv2d(const Tensor& x0, const Tensor& w0, const Tensor& b0, Padding2d pad, const Tensor& mask0) {
   Shape ys = check_conv("conv2d", x0, w0, b0, pad, mask0);
+  if (reference_kernels() && x0.device() == Device::CPU) return conv2d_reference(x0, w0, b0, pad, mask0);
   Tensor x = plain(x0), w = plain(w0), bias = plain(b0), mask = plain(mask0);
   Tensor y = Tensor::empty(ys, x.dtype(), x.device());  // y: (N, Co, Ho, Wo)
   const fw_conv2d_geometry geo = geometry(x, w, pad);

@@ -14,6 +14,7 @@ int cmd_eval(const Args& args);             // eval.cpp
 int cmd_sample(const Args& args);           // sample.cpp
 int cmd_complete(const Args& args);         // complete.cpp
 int cmd_receptive_field(const Args& args);  // receptive_field.cpp
+int cmd_bench(const Args& args);            // bench.cpp
 
 // Exit statuses (docs/tool.md).
 constexpr int kExitOk = 0, kExitError = 1, kExitUsage = 2, kExitSigint = 130, kExitSigterm = 143;

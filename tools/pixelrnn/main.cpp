@@ -31,6 +31,7 @@ const Command kCommands[] = {
     {"sample", cmd_sample, "draw images from a checkpoint into a PNG grid"},
     {"complete", cmd_complete, "fill in the hidden part (bottom half or a rectangle) of images"},
     {"receptive-field", cmd_receptive_field, "draw which pixels a model's output at one pixel can see"},
+    {"bench", cmd_bench, "training and sampling speed on random inputs, checked against the reference kernels"},
 };
 
 void print_help() {
@@ -79,6 +80,6 @@ int main(int argc, char** argv) {
     }
   }
   std::cerr << "pixelrnn: unknown command '" << first << "' (commands: train, eval, sample, complete, "
-            << "receptive-field; see 'pixelrnn --help')\n";
+            << "receptive-field, bench; see 'pixelrnn --help')\n";
   return kExitUsage;
 }

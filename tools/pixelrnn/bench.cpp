@@ -1,0 +1,426 @@
+// tools/pixelrnn/bench.cpp: `pixelrnn bench`: training (and sampling) speed of a freshly initialised model on
+// random inputs, measured the way ../shared/bench/torch_twin.py measures its PyTorch twin (docs/performance.md).
+//
+// 1. Reference check: one step's loss and every parameter gradient, computed with the fast kernels and with the
+//    reference ones (fw::set_reference_kernels, framework/core/profile.h) from the same weights and images (the
+//    first --check-images of the batch, 4 by default: the reference kernels are direct loops), must agree (loss: relative 1e-4; gradients: kGradTolerance, see below), or the command fails (status 1) without
+//    printing any figure.
+// 2. Training: a step is what tools/pixelrnn/trainer.cpp does minus data loading: zero_grad, nll, loss = sum /
+//    batch, item, backward, RMSProp step (lr 1e-3, rho 0.99 = PyTorch's default alpha, eps 1e-8, as the twin).
+//    3 warm-up steps, then steps until --seconds is spent (at least 5, at most 200); train_images_per_s = batch /
+//    median step time. With --profile the measured steps run under the profiler (kernel time per op kind and
+//    phase, allocations), which adds a little time to each launch.
+// 3. --sample: 16 images on an empty canvas with the naive sampler (one full forward pass per drawn element, as
+//    the twin) and with the default (fast) sampler.
+// peak_rss_mb is getrusage's ru_maxrss at the end; rss_growth_mb is that minus ru_maxrss before the model is built
+// (the twin's definition). Inputs: random, seeded like the twin (not the same stream): levels 2: P(1) = 0.3;
+// levels 256: uniform 0..255.
+//
+// Test-only hidden flags (tests/test_bench.cpp): --test-perturb-gradient X scales the fast path's gradient of the
+// first parameter by (1 + X) and --test-perturb-loss X its loss by (1 + X) before the comparison, so the test can
+// see the check refuse. They change nothing else.
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "framework/core/autograd.h"
+#include "framework/core/parallel.h"
+#include "framework/core/profile.h"
+#include "framework/core/rng.h"
+#include "framework/ops/elementwise.h"
+#include "framework/ops/reduce.h"
+#include "framework/optim/optimizer.h"
+#include "models/pixel_model.h"
+#include "tools/pixelrnn/commands.h"
+#include "tools/pixelrnn/flags.h"
+
+namespace pixelrnn::tool {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using Json = nlohmann::ordered_json;
+namespace prof = fw::profile;
+
+// Loss: relative difference allowed between the fast and the reference path (the figure).
+constexpr double kLossTolerance = 1e-4;
+// Gradients, per parameter: ||g_fast - g_ref||_2 <= kGradTolerance * max(||g_ref||_2, 1e-6 * the largest
+// ||g_ref||_2 of all parameters). The two paths sum the same float32 products in different orders (GEMM blocks
+// of up to K = Ci*KH*KW and N*Ho*Wo terms vs double accumulation), each sum off by about sqrt(terms) * 6e-8
+// relative (~1e-5 for 1e4-1e5 terms), and the differences compound through the layers and the recurrences.
+// Measured at h 16, L 7, 28x28, batch 16: 1.5e-7 to 1.8e-7 for pixelcnn, row_lstm and diagonal_bilstm
+// (docs/performance.md). 1e-3 leaves room for fused kernels that reorder sums further, while a wrong kernel (a
+// missed tap, a wrong mask, a bad index) moves a gradient by far more. The floor keeps parameters with a
+// near-zero gradient from failing on rounding alone.
+constexpr double kGradTolerance = 1e-3;
+constexpr int kWarmupSteps = 3, kMinSteps = 5, kMaxSteps = 200;
+constexpr int64_t kSampleImages = 16;
+
+double rss_mb() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_maxrss) / 1024.0;  // KiB on Linux
+}
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+double sum(const std::vector<double>& v) {
+  double s = 0;
+  for (double x : v) s += x;
+  return s;
+}
+
+// batch images (batch, C, H, W) of random pixel values of the model's space, from a seeded rng, flat.
+std::vector<float> random_images(const ModelConfig& cfg, int64_t batch, uint64_t seed) {
+  fw::Rng rng(seed);
+  std::vector<float> v(size_t(batch * cfg.channels * cfg.height * cfg.width));
+  for (float& e : v) e = cfg.levels == 2 ? (rng.uniform() < 0.3 ? 1.0f : 0.0f) : float(rng.below(256));
+  return v;
+}
+
+// The training loss of x as the trainer computes it: mean over the batch of the per-image NLL in nats.
+fw::Tensor batch_loss(PixelModel& model, const fw::Tensor& x) {
+  return fw::mul_scalar(fw::sum(model.nll(x)), 1.0 / double(x.size(0)));
+}
+
+struct Gradients {
+  double loss = 0;
+  std::vector<std::vector<double>> grads;  // per parameter, in named_parameters() order (empty: no gradient)
+};
+
+Gradients loss_and_gradients(PixelModel& model, fw::optim::Optimizer& opt, const fw::Tensor& x) {
+  opt.zero_grad();
+  const fw::Tensor loss = batch_loss(model, x);
+  Gradients r;
+  r.loss = loss.item();
+  loss.backward();
+  for (const fw::Tensor& p : model.parameters()) {
+    const fw::Tensor g = p.grad();
+    std::vector<double> v;
+    if (g.defined())
+      for (float e : g.to_float_vector()) v.push_back(e);
+    r.grads.push_back(std::move(v));
+  }
+  opt.zero_grad();
+  return r;
+}
+
+double norm(const std::vector<double>& v) {
+  double s = 0;
+  for (double e : v) s += e * e;
+  return std::sqrt(s);
+}
+
+struct CheckResult {
+  double loss = 0, loss_reference = 0, loss_rel_diff = 0;
+  double grad_rel_diff = 0;  // the largest over the parameters
+  std::string worst;         // the parameter with the largest difference
+  double seconds = 0;
+  std::string failure;  // empty when the paths agree
+};
+
+CheckResult reference_check(PixelModel& model, fw::optim::Optimizer& opt, const fw::Tensor& x,
+                            double perturb_grad, double perturb_loss) {
+  const auto t0 = Clock::now();
+  Gradients fast = loss_and_gradients(model, opt, x);
+  Gradients ref;
+  {
+    const fw::ReferenceKernelsScope reference(true);
+    ref = loss_and_gradients(model, opt, x);
+  }
+  fast.loss *= 1.0 + perturb_loss;
+  if (!fast.grads.empty())
+    for (double& e : fast.grads[0]) e *= 1.0 + perturb_grad;
+
+  CheckResult c;
+  c.seconds = seconds_since(t0);
+  c.loss = fast.loss;
+  c.loss_reference = ref.loss;
+  c.loss_rel_diff = std::abs(fast.loss - ref.loss) / std::max(std::abs(ref.loss), 1e-30);
+  if (!(c.loss_rel_diff <= kLossTolerance)) {  // also catches NaN
+    char buf[200];
+    std::snprintf(buf, sizeof buf, "the loss differs: %.9g (fast kernels) vs %.9g (reference), relative %.3g > %g",
+                  fast.loss, ref.loss, c.loss_rel_diff, kLossTolerance);
+    c.failure = buf;
+  }
+  const fw::nn::NamedTensors named = model.named_parameters();
+  double largest = 0;
+  for (const auto& g : ref.grads) largest = std::max(largest, norm(g));
+  const double floor = std::max(1e-6 * largest, 1e-30);
+  for (size_t k = 0; k < named.size(); ++k) {
+    const std::vector<double>&gf = fast.grads[k], &gr = ref.grads[k];
+    if (gf.size() != gr.size()) {
+      if (c.failure.empty()) c.failure = named[k].first + ": a gradient in one path only";
+      continue;
+    }
+    double d = 0;
+    for (size_t i = 0; i < gf.size(); ++i) d += (gf[i] - gr[i]) * (gf[i] - gr[i]);
+    const double rel = std::sqrt(d) / std::max(norm(gr), floor);
+    if (!(rel <= c.grad_rel_diff)) {  // NaN counts as the worst
+      c.grad_rel_diff = std::isnan(rel) ? INFINITY : rel;
+      c.worst = named[k].first;
+    }
+  }
+  if (c.failure.empty() && !(c.grad_rel_diff <= kGradTolerance)) {
+    char buf[240];
+    std::snprintf(buf, sizeof buf, "the gradient of '%s' differs: relative L2 difference %.3g > %g",
+                  c.worst.c_str(), c.grad_rel_diff, kGradTolerance);
+    c.failure = buf;
+  }
+  return c;
+}
+
+// The profile of the measured steps: per phase, wall time, the kernels, the time outside kernels, allocations.
+Json profile_json(const prof::Snapshot& s, int64_t steps, const double phase_wall[prof::kPhases], double step_total) {
+  Json phases = Json::object();
+  int64_t allocations = 0;
+  for (int p = 0; p < prof::kPhases; ++p) {
+    const prof::Phase ph = static_cast<prof::Phase>(p);
+    Json kernels = Json::array();
+    for (const prof::KernelStat& k : s.kernels) {
+      if (k.phase != ph) continue;
+      kernels.push_back({{"kernel", k.name},
+                         {"calls_per_step", double(k.calls) / double(steps)},
+                         {"ms_per_step", 1e3 * k.seconds / double(steps)},
+                         {"share_of_step", k.seconds / step_total}});
+    }
+    const double outside = phase_wall[p] - s.kernel_seconds(ph);
+    allocations += s.allocations[p];
+    phases[prof::phase_name(ph)] = {
+        {"ms_per_step", 1e3 * phase_wall[p] / double(steps)},
+        {"share_of_step", phase_wall[p] / step_total},
+        {"outside_kernels_ms_per_step", 1e3 * outside / double(steps)},
+        {"outside_kernels_share_of_step", outside / step_total},
+        {"allocations_per_step", double(s.allocations[p]) / double(steps)},
+        {"allocated_mb_per_step", double(s.allocated_bytes[p]) / double(steps) / (1024.0 * 1024.0)},
+        {"kernels", kernels}};
+  }
+  return {{"steps", steps},
+          {"step_ms", 1e3 * step_total / double(steps)},
+          {"allocations_per_step", double(allocations) / double(steps)},
+          {"phases", phases}};
+}
+
+void print_profile_text(const Json& p) {
+  std::printf("\nprofile over %lld measured steps (mean step %.3f ms; allocations per step %.1f):\n",
+              (long long)p["steps"].get<int64_t>(), p["step_ms"].get<double>(),
+              p["allocations_per_step"].get<double>());
+  for (const auto& [name, ph] : p["phases"].items()) {
+    std::printf("  %s: %.3f ms per step (%.1f%%), %.1f allocations (%.2f MB) per step\n", name.c_str(),
+                ph["ms_per_step"].get<double>(), 100 * ph["share_of_step"].get<double>(),
+                ph["allocations_per_step"].get<double>(), ph["allocated_mb_per_step"].get<double>());
+    std::printf("    %-26s %10s %12s %8s\n", "kernel", "calls/step", "ms/step", "share");
+    for (const Json& k : ph["kernels"])
+      std::printf("    %-26s %10.1f %12.3f %7.1f%%\n", k["kernel"].get<std::string>().c_str(),
+                  k["calls_per_step"].get<double>(), k["ms_per_step"].get<double>(),
+                  100 * k["share_of_step"].get<double>());
+    std::printf("    %-26s %10s %12.3f %7.1f%%\n", "(outside kernels)", "", ph["outside_kernels_ms_per_step"].get<double>(),
+                100 * ph["outside_kernels_share_of_step"].get<double>());
+  }
+}
+
+}  // namespace
+
+int cmd_bench(const Args& args) {
+  Flags f("pixelrnn bench", "[--model M --hidden H --layers L --batch B --levels 2|256 --channels 1|3 --height H "
+          "--width W --threads T --seconds S] [--sample] [--profile] [--json]",
+          "Measures training speed (images per second: forward + backward + RMSProp step, median step after\n"
+          "warm-up), peak memory and memory growth of a freshly initialised model on random inputs, and with\n"
+          "--sample the sampling speed. The defaults and the measurements match ../shared/bench/torch_twin.py,\n"
+          "so both can be run with the same flags (docs/performance.md). Before timing anything it checks one\n"
+          "step's loss and gradients against the reference kernels and fails (status 1) if they disagree.");
+  std::string names;
+  for (const std::string& n : model_names()) names += (names.empty() ? "" : ", ") + n;
+  f.value("model", "NAME", "model: " + names, "pixelcnn");
+  f.value("hidden", "H", "hidden feature maps h", "16");
+  f.value("layers", "N", "layers (residual blocks)", "7");
+  f.value("out-hidden", "N", "maps in the output stack (the twin always uses 32)", "the model's default: 32 "
+          "for levels 2, 1024 for levels 256");
+  f.value("batch", "N", "images per training step", "16");
+  f.value("levels", "L", "2 (binary, Bernoulli output) or 256 (8-bit, softmax)", "2 for 1 channel, 256 for 3");
+  f.value("channels", "C", "image channels: 1 or 3", "1");
+  f.value("height", "H", "image height", "28");
+  f.value("width", "W", "image width", "28");
+  f.value("threads", "N", "worker threads (0: all cores)", "2");
+  f.value("seconds", "S", "time budget of the measured training steps (at least 5 and at most 200 steps)", "10");
+  f.value("check-images", "N", "images of the batch used by the reference check (at most --batch)", "4");
+  f.flag("sample", "also time drawing 16 images with the naive and with the default (fast) sampler");
+  f.flag("profile", "time every kernel launch of the measured steps by op kind, forward and backward apart, and "
+         "count allocations");
+  f.flag("json", "print one JSON object instead of text");
+  f.hidden_value("test-perturb-gradient");
+  f.hidden_value("test-perturb-loss");
+  f.parse(args);
+  if (f.help_requested()) {
+    std::cout << f.help();
+    return kExitOk;
+  }
+
+  ModelConfig cfg;
+  cfg.model = f.choice("model", "pixelcnn", model_names());
+  cfg.hidden = f.integer("hidden", 16, 1, 1 << 16);
+  cfg.layers = f.integer("layers", 7, 1, 1 << 12);
+  cfg.out_hidden = f.integer("out-hidden", 0, 1, 1 << 16);
+  cfg.channels = std::stoll(f.choice("channels", "1", {"1", "3"}));
+  cfg.levels = std::stoll(f.choice("levels", std::to_string(cfg.channels == 1 ? 2 : 256), {"2", "256"}));
+  cfg.height = f.integer("height", 28, 1, 4096);
+  cfg.width = f.integer("width", 28, 1, 4096);
+  const int64_t batch = f.integer("batch", 16, 1, 1 << 20);
+  const int threads = int(f.integer("threads", 2, 0, 4096));
+  const double budget = f.real("seconds", 10.0, 0.0, 1e6);
+  const int64_t check_images = std::min(batch, f.integer("check-images", 4, 1, 1 << 20));
+  const bool do_sample = f.on("sample"), do_profile = f.on("profile"), json = f.on("json");
+  const double perturb_grad = f.real("test-perturb-gradient", 0.0, -1e6, 1e6);
+  const double perturb_loss = f.real("test-perturb-loss", 0.0, -1e6, 1e6);
+  try {
+    cfg = cfg.resolved();
+  } catch (const std::invalid_argument& e) {
+    // A combination of flags the models do not support (e.g. --channels 3 with --levels 2).
+    throw UsageError(std::string("unsupported configuration: ") + e.what());
+  }
+
+  fw::set_num_threads(threads);
+  const double rss_base = rss_mb();
+  fw::Rng init_rng(0);
+  std::unique_ptr<PixelModel> model = make_model(cfg, init_rng);
+  fw::optim::OptimizerOptions oo;
+  oo.name = "rmsprop";
+  oo.lr = 1e-3;
+  oo.rho = 0.99;  // torch.optim.RMSprop's default alpha
+  oo.eps = 1e-8;
+  std::unique_ptr<fw::optim::Optimizer> opt = fw::optim::make_optimizer(model->named_parameters(), oo);
+  const std::vector<float> pixels = random_images(cfg, batch, 0);
+  const int64_t image_size = cfg.channels * cfg.height * cfg.width;
+  const fw::Tensor x = fw::Tensor::from_vector({batch, cfg.channels, cfg.height, cfg.width}, pixels);
+  // x_check: the first check_images images of x (the reference kernels are slow).
+  const fw::Tensor x_check = fw::Tensor::from_vector(
+      {check_images, cfg.channels, cfg.height, cfg.width},
+      std::vector<float>(pixels.begin(), pixels.begin() + check_images * image_size));
+
+  // 1. The reference check, before anything is timed.
+  const CheckResult check = reference_check(*model, *opt, x_check, perturb_grad, perturb_loss);
+  if (!check.failure.empty())
+    throw std::runtime_error("reference check failed: " + check.failure +
+                             "; the fast kernels do not compute what the reference kernels compute, so no figure "
+                             "is printed");
+
+  // 2. Training steps.
+  std::vector<double> times, t_fwd, t_bwd, t_opt;
+  auto step = [&](bool record) {
+    const auto t0 = Clock::now();
+    opt->zero_grad();
+    const fw::Tensor loss = batch_loss(*model, x);
+    (void)loss.item();
+    const auto t1 = Clock::now();
+    loss.backward();
+    const auto t2 = Clock::now();
+    {
+      const prof::PhaseScope phase(prof::Phase::Optimizer);
+      opt->step();
+    }
+    const auto t3 = Clock::now();
+    if (record) {
+      t_fwd.push_back(std::chrono::duration<double>(t1 - t0).count());
+      t_bwd.push_back(std::chrono::duration<double>(t2 - t1).count());
+      t_opt.push_back(std::chrono::duration<double>(t3 - t2).count());
+      times.push_back(std::chrono::duration<double>(t3 - t0).count());
+    }
+  };
+  for (int i = 0; i < kWarmupSteps; ++i) step(false);
+  if (do_profile) {
+    prof::reset();
+    prof::set_enabled(true);
+  }
+  const auto t_start = Clock::now();
+  while (times.size() < size_t(kMinSteps) || (seconds_since(t_start) < budget && times.size() < size_t(kMaxSteps)))
+    step(true);
+  prof::set_enabled(false);
+  const prof::Snapshot snap = prof::snapshot();
+  const double step_s = median(times);
+
+  // 3. Sampling.
+  double naive_ips = NAN, fast_ips = NAN;
+  if (do_sample) {
+    const fw::Tensor canvas = fw::Tensor::zeros({kSampleImages, cfg.channels, cfg.height, cfg.width});
+    SampleOptions naive;
+    naive.naive = true;
+    fw::Rng r1(1);
+    auto t0 = Clock::now();
+    (void)model->sample(canvas, fw::Tensor(), r1, naive);
+    naive_ips = double(kSampleImages) / seconds_since(t0);
+    fw::Rng r2(1);
+    t0 = Clock::now();
+    (void)model->sample(canvas, fw::Tensor(), r2, SampleOptions{});
+    fast_ips = double(kSampleImages) / seconds_since(t0);
+  }
+  const double peak = rss_mb();
+
+  Json j;
+  j["model"] = cfg.model;
+  j["channels"] = cfg.channels;
+  j["height"] = cfg.height;
+  j["width"] = cfg.width;
+  j["levels"] = cfg.levels;
+  j["hidden"] = cfg.hidden;
+  j["layers"] = cfg.layers;
+  j["out_hidden"] = cfg.out_hidden;
+  j["batch"] = batch;
+  j["threads"] = fw::num_threads();
+  j["parameters"] = model->num_parameters();
+  j["reference_check"] = {{"loss", check.loss},
+                          {"loss_reference", check.loss_reference},
+                          {"loss_rel_diff", check.loss_rel_diff},
+                          {"grad_rel_diff", check.grad_rel_diff},
+                          {"grad_worst_parameter", check.worst},
+                          {"loss_tolerance", kLossTolerance},
+                          {"grad_tolerance", kGradTolerance},
+                          {"images", check_images},
+                          {"seconds", check.seconds}};
+  j["steps_timed"] = times.size();
+  j["step_ms"] = 1e3 * step_s;
+  j["forward_ms"] = 1e3 * median(t_fwd);
+  j["backward_ms"] = 1e3 * median(t_bwd);
+  j["optimizer_ms"] = 1e3 * median(t_opt);
+  j["train_images_per_s"] = double(batch) / step_s;
+  j["naive_sample_images_per_s"] = do_sample ? Json(naive_ips) : Json(nullptr);
+  j["sample_images_per_s"] = do_sample ? Json(fast_ips) : Json(nullptr);
+  j["peak_rss_mb"] = peak;
+  j["rss_growth_mb"] = peak - rss_base;
+  if (do_profile) {
+    const double wall[prof::kPhases] = {sum(t_fwd), sum(t_bwd), sum(t_opt)};
+    j["profile"] = profile_json(snap, int64_t(times.size()), wall, sum(times));
+  }
+
+  if (json) {
+    std::cout << j.dump() << std::endl;
+    return kExitOk;
+  }
+  for (const auto& [k, v] : j.items()) {
+    if (k == "profile" || k == "reference_check" || v.is_null()) continue;
+    if (v.is_number_float()) std::printf("%s: %.4g\n", k.c_str(), v.get<double>());
+    else std::printf("%s: %s\n", k.c_str(), v.is_string() ? v.get<std::string>().c_str() : v.dump().c_str());
+  }
+  std::printf("reference check (%lld images): loss %.9g vs %.9g (relative %.2g), largest gradient difference %.2g "
+              "(%s), %.1f s\n",
+              (long long)check_images, check.loss, check.loss_reference, check.loss_rel_diff, check.grad_rel_diff,
+              check.worst.c_str(), check.seconds);
+  if (do_profile) print_profile_text(j["profile"]);
+  return kExitOk;
+}
+
+}  // namespace pixelrnn::tool
