@@ -56,10 +56,13 @@ template <class T> void im2col_prev(const Scan& s, const T* hs, int64_t n0, int6
 // One row of L positions of one unit: the gate activations, the cell, and h (vectorisable: vmath, restrict).
 // z*: the state-to-state contributions (zeros at step 0); cp: c_{t-1} (zeros at step 0).
 template <class T>
-void cell_row(int64_t L, const T* __restrict gi, const T* __restrict gf, const T* __restrict go,
-              const T* __restrict gg, const T* __restrict zi, const T* __restrict zf, const T* __restrict zo,
-              const T* __restrict zg, const T* __restrict cp, T* __restrict ai, T* __restrict af, T* __restrict ao,
-              T* __restrict ag, T* __restrict ac, T* __restrict at, T* __restrict hout) {
+[[gnu::always_inline]] inline void cell_row_body(int64_t L, const T* __restrict gi, const T* __restrict gf,
+                                                 const T* __restrict go, const T* __restrict gg,
+                                                 const T* __restrict zi, const T* __restrict zf,
+                                                 const T* __restrict zo, const T* __restrict zg,
+                                                 const T* __restrict cp, T* __restrict ai, T* __restrict af,
+                                                 T* __restrict ao, T* __restrict ag, T* __restrict ac,
+                                                 T* __restrict at, T* __restrict hout) {
   for (int64_t l = 0; l < L; ++l) {
     const T i = vmath::sigmoid(gi[l] + zi[l]), f = vmath::sigmoid(gf[l] + zf[l]), o = vmath::sigmoid(go[l] + zo[l]);
     const T g = vmath::tanh(gg[l] + zg[l]);
@@ -73,6 +76,23 @@ void cell_row(int64_t L, const T* __restrict gi, const T* __restrict gf, const T
     at[l] = tc;
     hout[l] = o * tc;
   }
+}
+// The float version is also compiled for x86-64-v3 (AVX2, FMA) and picked at load time on CPUs that have it
+// (GCC target_clones). That clone may fuse a * b + c into one FMA (one rounding instead of two), so float results
+// can differ in the last bit between CPUs with and without AVX2; on one machine they are the same at any thread
+// count, run to run.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("arch=x86-64-v3", "default")))
+#endif
+void cell_row(int64_t L, const float* gi, const float* gf, const float* go, const float* gg, const float* zi,
+              const float* zf, const float* zo, const float* zg, const float* cp, float* ai, float* af, float* ao,
+              float* ag, float* ac, float* at, float* hout) {
+  cell_row_body(L, gi, gf, go, gg, zi, zf, zo, zg, cp, ai, af, ao, ag, ac, at, hout);
+}
+void cell_row(int64_t L, const double* gi, const double* gf, const double* go, const double* gg, const double* zi,
+              const double* zf, const double* zo, const double* zg, const double* cp, double* ai, double* af,
+              double* ao, double* ag, double* ac, double* at, double* hout) {
+  cell_row_body(L, gi, gf, go, gg, zi, zf, zo, zg, cp, ai, af, ao, ag, ac, at, hout);
 }
 
 // One chunk's forward recurrence. z: (4h, n L) scratch, cols: (h k, n L) scratch.
