@@ -95,6 +95,39 @@ void cell_row(int64_t L, const double* gi, const double* gf, const double* go, c
   cell_row_body(L, gi, gf, go, gg, zi, zf, zo, zg, cp, ai, af, ao, ag, ac, at, hout);
 }
 
+// The backward of cell_row for one row: from dh (the output's gradient) + dh_carry (from step t+1's
+// state-to-state path) and dc_carry (c_t's gradient from step t+1), the gate pre-activation gradients dz*, and
+// dc_carry <- c_{t-1}'s gradient (dc f).  All rows: (L).
+template <class T>
+[[gnu::always_inline]] inline void cell_row_backward_body(
+    int64_t L, const T* __restrict ai, const T* __restrict af, const T* __restrict ao, const T* __restrict ag,
+    const T* __restrict at, const T* __restrict cp, const T* __restrict dh, const T* __restrict dh_carry,
+    T* __restrict dc_carry, T* __restrict dzi, T* __restrict dzf, T* __restrict dzo, T* __restrict dzg) {
+  for (int64_t l = 0; l < L; ++l) {
+    const T i = ai[l], f = af[l], o = ao[l], g = ag[l], tc = at[l];
+    const T dhv = dh[l] + dh_carry[l];
+    const T dc = dc_carry[l] + dhv * o * (T(1) - tc * tc);
+    dzi[l] = dc * g * (i * (T(1) - i));
+    dzf[l] = dc * cp[l] * (f * (T(1) - f));
+    dzo[l] = dhv * tc * (o * (T(1) - o));
+    dzg[l] = dc * i * (T(1) - g * g);
+    dc_carry[l] = dc * f;
+  }
+}
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("arch=x86-64-v3", "default")))
+#endif
+void cell_row_backward(int64_t L, const float* ai, const float* af, const float* ao, const float* ag,
+                       const float* at, const float* cp, const float* dh, const float* dh_carry, float* dc_carry,
+                       float* dzi, float* dzf, float* dzo, float* dzg) {
+  cell_row_backward_body(L, ai, af, ao, ag, at, cp, dh, dh_carry, dc_carry, dzi, dzf, dzo, dzg);
+}
+void cell_row_backward(int64_t L, const double* ai, const double* af, const double* ao, const double* ag,
+                       const double* at, const double* cp, const double* dh, const double* dh_carry,
+                       double* dc_carry, double* dzi, double* dzf, double* dzo, double* dzg) {
+  cell_row_backward_body(L, ai, af, ao, ag, at, cp, dh, dh_carry, dc_carry, dzi, dzf, dzo, dzg);
+}
+
 // One chunk's forward recurrence. z: (4h, n L) scratch, cols: (h k, n L) scratch.
 template <class T>
 void scan_forward_chunk(const Scan& s, T* hs, T* acts, const T* gates, const T* w, int64_t n0, int64_t n) {
@@ -131,36 +164,20 @@ void scan_backward_chunk(const Scan& s, T* dgates, T* dw_part, const T* dh, cons
       dcols(static_cast<size_t>(hk * width));
   std::vector<T> dh_carry(static_cast<size_t>(h * width), T(0)), dc_carry(static_cast<size_t>(h * width), T(0));
   std::fill(dw_part, dw_part + 4 * h * hk, T(0));
+  std::vector<T> zero(static_cast<size_t>(L), T(0));  // c_{-1} = 0
   for (int64_t t = s.S - 1; t >= 0; --t) {
     for (int64_t j = 0; j < n; ++j) {
       const int64_t img = n0 + j;
-      const T* a = acts + s.act(t, img, 0);
-      const T* cp = t > 0 ? acts + s.act(t - 1, img, 4 * h) : nullptr;
+      const T* a = acts + s.act(t, img, 0);  // a: (6h, L) = i | f | o | g | c | tanh(c)
       for (int64_t u = 0; u < h; ++u) {
-        const T* dht = dh + s.hid(img, u, t);
-        T* dgi = dgates + s.gate(img, u, t);
-        T* dgf = dgates + s.gate(img, h + u, t);
-        T* dgo = dgates + s.gate(img, 2 * h + u, t);
-        T* dgg = dgates + s.gate(img, 3 * h + u, t);
-        for (int64_t l = 0; l < L; ++l) {
-          const int64_t e = u * L + l, zc = j * L + l;
-          const T i = a[e], f = a[h * L + e], o = a[2 * h * L + e], g = a[3 * h * L + e], tc = a[5 * h * L + e];
-          const T dhv = dht[l] + dh_carry[u * width + zc];
-          const T dc = dc_carry[u * width + zc] + dhv * o * (T(1) - tc * tc);
-          const T dzi = dc * g * (i * (T(1) - i));
-          const T dzf = (cp ? dc * cp[e] : T(0)) * (f * (T(1) - f));
-          const T dzo = dhv * tc * (o * (T(1) - o));
-          const T dzg = dc * i * (T(1) - g * g);
-          dc_carry[u * width + zc] = dc * f;
-          dgi[l] = dzi;
-          dgf[l] = dzf;
-          dgo[l] = dzo;
-          dgg[l] = dzg;
-          dz[u * width + zc] = dzi;
-          dz[(h + u) * width + zc] = dzf;
-          dz[(2 * h + u) * width + zc] = dzo;
-          dz[(3 * h + u) * width + zc] = dzg;
-        }
+        const T* cp = t > 0 ? acts + s.act(t - 1, img, 4 * h) + u * L : zero.data();  // c_{t-1}: (L)
+        T* dzu = dz.data() + u * width + j * L;  // this image's row of unit u's i gate in dz
+        cell_row_backward(L, a + u * L, a + (h + u) * L, a + (2 * h + u) * L, a + (3 * h + u) * L,
+                          a + (5 * h + u) * L, cp, dh + s.hid(img, u, t), dh_carry.data() + u * width + j * L,
+                          dc_carry.data() + u * width + j * L, dzu, dzu + h * width, dzu + 2 * h * width,
+                          dzu + 3 * h * width);
+        for (int64_t q = 0; q < 4; ++q)  // dgates at step t = dz (the gates enter z with weight 1)
+          std::copy(dzu + q * h * width, dzu + q * h * width + L, dgates + s.gate(img, q * h + u, t));
       }
     }
     if (t == 0) break;
