@@ -13,13 +13,19 @@
 // 3. --sample: 16 images on an empty canvas with the naive sampler (one full forward pass per drawn element, as
 //    the twin) and with the default (fast) sampler.
 // peak_rss_mb is getrusage's ru_maxrss at the end; rss_growth_mb is that minus ru_maxrss before the model is built
-// (the twin's definition). Inputs: random, seeded like the twin (not the same stream): levels 2: P(1) = 0.3;
+// (the twin's definition). The reference check runs in a child process (this program, with the same flags), so
+// its memory is not in these figures. Inputs: random, seeded like the twin (not the same stream): levels 2: P(1) = 0.3;
 // levels 256: uniform 0..255.
 //
 // Test-only hidden flags (tests/test_bench.cpp): --test-perturb-gradient X scales the fast path's gradient of the
 // first parameter by (1 + X) and --test-perturb-loss X its loss by (1 + X) before the comparison, so the test can
 // see the check refuse. They change nothing else.
+#include <spawn.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
 
 #include <algorithm>
 #include <chrono>
@@ -236,6 +242,61 @@ void print_profile_text(const Json& p) {
 
 }  // namespace
 
+Json check_to_json(const CheckResult& c) {
+  return {{"loss", c.loss},         {"loss_reference", c.loss_reference}, {"loss_rel_diff", c.loss_rel_diff},
+          {"grad_rel_diff", c.grad_rel_diff}, {"worst", c.worst},            {"seconds", c.seconds},
+          {"failure", c.failure}};
+}
+
+// Runs `pixelrnn bench ARGS --internal-check-only 1` and reads its CheckResult (one JSON line on its stdout).
+CheckResult reference_check_in_child(const Args& args) {
+  std::vector<std::string> argv_s{"/proc/self/exe", "bench"};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  argv_s.push_back("--internal-check-only");
+  argv_s.push_back("1");
+  std::vector<char*> argv;
+  for (std::string& a : argv_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  int fds[2];
+  if (pipe(fds) != 0) throw std::runtime_error("bench: cannot create a pipe for the reference check");
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+  posix_spawn_file_actions_addclose(&fa, fds[0]);
+  pid_t pid = 0;
+  const int rc = posix_spawn(&pid, "/proc/self/exe", &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  close(fds[1]);
+  if (rc != 0) {
+    close(fds[0]);
+    throw std::runtime_error("bench: cannot start the reference check process: " + std::string(std::strerror(rc)));
+  }
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(fds[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    throw std::runtime_error("bench: the reference check process failed (status " + std::to_string(status) +
+                             "); see its message above");
+  try {
+    const Json j = Json::parse(out);
+    CheckResult c;
+    c.loss = j.at("loss");
+    c.loss_reference = j.at("loss_reference");
+    c.loss_rel_diff = j.at("loss_rel_diff");
+    c.grad_rel_diff = j.at("grad_rel_diff");
+    c.worst = j.at("worst");
+    c.seconds = j.at("seconds");
+    c.failure = j.at("failure");
+    return c;
+  } catch (const std::exception& e) {
+    throw std::runtime_error(std::string("bench: cannot read the reference check's result: ") + e.what());
+  }
+}
+
 int cmd_bench(const Args& args) {
   Flags f("pixelrnn bench", "[--model M --hidden H --layers L --batch B --levels 2|256 --channels 1|3 --height H "
           "--width W --threads T --seconds S] [--sample] [--profile] [--json]",
@@ -265,6 +326,7 @@ int cmd_bench(const Args& args) {
   f.flag("json", "print one JSON object instead of text");
   f.hidden_value("test-perturb-gradient");
   f.hidden_value("test-perturb-loss");
+  f.hidden_value("internal-check-only");  // set by bench itself for the child process that runs the check
   f.parse(args);
   if (f.help_requested()) {
     std::cout << f.help();
@@ -312,8 +374,15 @@ int cmd_bench(const Args& args) {
       {check_images, cfg.channels, cfg.height, cfg.width},
       std::vector<float>(pixels.begin(), pixels.begin() + check_images * image_size));
 
-  // 1. The reference check, before anything is timed.
-  const CheckResult check = reference_check(*model, *opt, x_check, perturb_grad, perturb_loss);
+  // 1. The reference check, before anything is timed, in a child process (this program again, with the same
+  // flags and --internal-check-only 1: the same seeds, so the same weights and images), so that its memory (the
+  // reference kernels are direct loops and composed recurrences) does not count in this process's peak RSS.
+  if (f.has("internal-check-only")) {
+    const CheckResult c = reference_check(*model, *opt, x_check, perturb_grad, perturb_loss);
+    std::cout << check_to_json(c).dump() << std::endl;
+    return kExitOk;
+  }
+  const CheckResult check = reference_check_in_child(args);
   if (!check.failure.empty())
     throw std::runtime_error("reference check failed: " + check.failure +
                              "; the fast kernels do not compute what the reference kernels compute, so no figure "
