@@ -40,16 +40,23 @@ NllResult evaluate_nll(PixelModel& model, const fw::io::Dataset& d, int64_t batc
   return r;
 }
 
-std::vector<uint8_t> sample_images(PixelModel& model, int64_t n, int64_t batch, fw::Rng& rng) {
+std::vector<uint8_t> sample_images(PixelModel& model, int64_t n, int64_t batch, fw::Rng& rng,
+                                   const SampleOptions& opts) {
   const ModelConfig& cfg = model.config();
   const int64_t isz = cfg.channels * cfg.height * cfg.width;
   std::vector<uint8_t> out;
   out.reserve(size_t(n * isz));
   fw::NoGradGuard no_grad;
+  const int64_t batches = (n + batch - 1) / batch;
   for (int64_t b = 0; b < n; b += batch) {
-    const int64_t m = std::min(batch, n - b);
+    const int64_t m = std::min(batch, n - b), index = b / batch;
+    SampleOptions o = opts;
+    if (opts.progress)
+      o.progress = [&opts, index, batches](int64_t done, int64_t total) {
+        opts.progress(index * total + done, batches * total);
+      };
     const fw::Tensor canvas = fw::Tensor::zeros({m, cfg.channels, cfg.height, cfg.width});
-    const std::vector<uint8_t> px = tensor_bytes(model.sample(canvas, fw::Tensor(), rng));
+    const std::vector<uint8_t> px = tensor_bytes(model.sample(canvas, fw::Tensor(), rng, o));
     out.insert(out.end(), px.begin(), px.end());
   }
   return out;
