@@ -146,8 +146,8 @@ void TaskProgress::finish() {
     std::fflush(stderr);
     shown_ = false;
   } else if (!style_.tty && printed_) {
-    std::fprintf(stderr, "%s: %lld/%lld %s done in %s\n", label_.c_str(), (long long)done_, (long long)total_,
-                 unit_.c_str(), fmt_duration(elapsed_s()).c_str());
+    std::fprintf(stderr, "%s: %lld/%lld %s %s %s\n", label_.c_str(), (long long)done_, (long long)total_,
+                 unit_.c_str(), done_ >= total_ ? "done in" : "stopped after", fmt_duration(elapsed_s()).c_str());
     std::fflush(stderr);
   }
 }

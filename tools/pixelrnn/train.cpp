@@ -230,9 +230,13 @@ int cmd_train(const Args& args) {
       diffs += "\n  " + k + ": " + before.at(k) + " in the checkpoint vs " + v + " asked";
     }
     // The data: the same folder or file, compared as normalised paths (data_lookup.h).
-    if (f.has("data") && !stored_path.empty() && normalize_path(stored_path) != o.data_path)
-      diffs += "\n  data: " + stored_o.data + " (" + normalize_path(stored_path) + ") in the checkpoint vs " +
-               o.data + " (" + o.data_path + ") asked";
+    if (f.has("data") && !stored_path.empty()) {
+      if (normalize_path(stored_path) != o.data_path)
+        diffs += "\n  data: " + stored_o.data + " (" + normalize_path(stored_path) + ") in the checkpoint vs " +
+                 o.data + " (" + o.data_path + ") asked";
+      else
+        o.data = stored_o.data;  // the same data: the run keeps the name it was started with
+    }
     if (!diffs.empty())
       throw std::runtime_error(ckpt_path + ": the checkpoint does not match the configuration asked for:" + diffs);
   }
