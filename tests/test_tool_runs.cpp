@@ -395,3 +395,40 @@ TEST_CASE("SIGINT is honoured inside sampling and inside the epoch grid") {
     CHECK(j["epoch"] == 1);
   }
 }
+
+TEST_CASE("SIGINT is honoured inside validation and inside eval") {
+  TempDir t;
+  // 2016 28x28 images, 2000 held out: an epoch is 2 steps, its validation 250 forward passes of a larger model.
+  write_idx_dataset(t / "data", 2016, 8, 28, 5);
+  const std::string out = t / "run";
+  const Strings train = {"train", "--data", t / "data", "--hidden", "16", "--layers", "4", "--out-hidden", "16",
+                         "--batch", "8", "--val", "2000", "--threads", "2", "--grid", "0", "--out", out,
+                         "--progress-every", "0"};
+  SUBCASE("train") {
+    const pid_t pid = spawn(plus(train, {"--epochs", "2"}), t / ".o", t / ".e");
+    REQUIRE(wait_for([&] { return contains(read_text(t / ".e"), "epoch 1: validation: "); }, 120));
+    const auto sent = Clock::now();
+    ::kill(pid, SIGTERM);
+    const int rc = wait_rc(pid);
+    CHECK(rc == 143);
+    CHECK(std::chrono::duration<double>(Clock::now() - sent).count() < 10);
+    CHECK(load(out + "/last.safetensors").metadata.at("step") == "2");
+    const Strings rows = csv_rows(out + "/metrics.csv");
+    REQUIRE(rows.size() == 3);
+    CHECK(fields(rows[2])[4].empty());  // no validation NLL: it was interrupted
+  }
+  SUBCASE("eval") {
+    Result r = run(t, plus(train, {"--steps", "1", "--val", "8"}));
+    REQUIRE_MESSAGE(r.rc == 0, r.err);
+    const pid_t pid = spawn({"eval", "--checkpoint", out + "/last.safetensors", "--split", "train", "--batch", "1",
+                             "--per-pixel", t / "pp.npy", "--json", "--progress-every", "0", "--threads", "2"},
+                            t / ".o", t / ".e");
+    REQUIRE(wait_for([&] { return contains(read_text(t / ".e"), "eval: "); }, 120));
+    const auto sent = Clock::now();
+    ::kill(pid, SIGINT);
+    CHECK(wait_rc(pid) == 130);
+    CHECK(std::chrono::duration<double>(Clock::now() - sent).count() < 10);
+    CHECK(read_text(t / ".o").empty());
+    CHECK(!fsys::exists(t / "pp.npy"));
+  }
+}
