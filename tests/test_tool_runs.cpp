@@ -10,6 +10,7 @@
 
 #include "framework/io/png.h"
 #include "tests/tool_harness.h"
+#include "tools/pixelrnn/progress.h"
 
 using namespace tool_harness;
 
@@ -294,6 +295,16 @@ TEST_CASE("the data folder: --data-dir, PIXELRNN_DATA, ./data; paths compared af
   // eval without --data finds the training data from anywhere too.
   r = run(f.t, {"eval", "--checkpoint", f.t / "a/last.safetensors", "--json"}, elsewhere, kNoDataEnv);
   CHECK_MESSAGE(r.rc == 0, r.err);
+}
+
+TEST_CASE("the training ETA counts the validations and grids still to come") {
+  using pixelrnn::tool::training_eta;
+  // Step 3 of 12, epochs of 4 steps: 9 steps and 3 epoch ends (steps 4, 8, 12) left.
+  CHECK(training_eta(3, 12, 4, 1.0, 5.0, 7.0) == doctest::Approx(9 + 3 * 12));
+  CHECK(training_eta(4, 12, 4, 1.0, 5.0, 7.0) == doctest::Approx(8 + 2 * 12));  // epoch 1's end is done
+  CHECK(training_eta(12, 12, 4, 1.0, 5.0, 7.0) == doctest::Approx(0));
+  CHECK(training_eta(0, 10, 4, 2.0, 1.0, -1.0) == doctest::Approx(20 + 2 * 1));  // grid time unknown: 0
+  CHECK(training_eta(0, -1, 4, 2.0, 1.0, 1.0) < 0);                              // no total: unknown
 }
 
 TEST_CASE("progress lines for every wait, --quiet; the automatic grid; training-only timings") {

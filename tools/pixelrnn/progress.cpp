@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -23,6 +24,14 @@ std::string fmt_duration(double s) {
   else
     std::snprintf(buf, sizeof buf, "%lds", t);
   return buf;
+}
+
+double training_eta(int64_t step, int64_t total_steps, int64_t per_epoch, double step_s, double val_s,
+                    double grid_s) {
+  if (total_steps <= 0 || per_epoch <= 0) return -1;
+  const int64_t left = std::max<int64_t>(0, total_steps - step);
+  const int64_t ends_left = std::max<int64_t>(0, total_steps / per_epoch - step / per_epoch);
+  return double(left) * step_s + double(ends_left) * (std::max(0.0, val_s) + std::max(0.0, grid_s));
 }
 
 void add_progress_flags(Flags& f) {

@@ -78,6 +78,11 @@ class TaskProgress {
   int64_t done_ = 0, total_ = 0;
 };
 
+// The ETA of a training run after `step` of `total_steps` (> 0) steps, epochs of per_epoch steps: the steps left
+// at step_s seconds each, plus, for every epoch end still to come (steps that are multiples of per_epoch), a
+// validation of val_s and a grid of grid_s seconds.
+double training_eta(int64_t step, int64_t total_steps, int64_t per_epoch, double step_s, double val_s, double grid_s);
+
 // "1h02m", "3m05s", "12s".
 std::string fmt_duration(double seconds);
 

@@ -184,10 +184,9 @@ int run_training(const TrainOptions& o, const fw::io::Dataset& train, const fw::
     const double step_s = train_s / double(steps_run);
     StepInfo info{step, total_steps, p.epoch, lv, row.bits_per_dim, row.images_per_s, -1};
     if (total_steps > 0) {
-      const double ends_left = double(total_steps / per_epoch - step / per_epoch);
       const double val_est = last_val_s >= 0 ? last_val_s
                                              : (val.n > 0 && row.images_per_s > 0 ? double(val.n) / row.images_per_s / 3 : 0);
-      info.eta_s = double(total_steps - step) * step_s + ends_left * (val_est + std::max(0.0, last_grid_s));
+      info.eta_s = training_eta(step, total_steps, per_epoch, step_s, val_est, last_grid_s);
     }
     if (o.minutes >= 0) {
       const double left = std::max(0.0, o.minutes * 60 - wall());
