@@ -80,7 +80,7 @@ int main(int argc, char** argv) {
       std::cerr << who << ": usage error: " << e.what() << "\n(see '" << who << " --help')\n";
       return kExitUsage;
     } catch (const Interrupted& e) {
-      std::cerr << "\n" << who << ": " << e.what() << "; stopped, no output written\n";
+      std::cerr << who << ": " << e.what() << "; stopped, no output written\n";
       return signal_exit_status(e.signal);
     } catch (const std::bad_alloc&) {
       std::cerr << who << ": error: out of memory (an allocation failed); try a smaller model (--hidden, "
