@@ -50,7 +50,7 @@ Flags train_flags() {
   f.value("clip", "X", "clip the global gradient norm to X (0: off)", "0");
   f.value("epochs", "N", "stop after N epochs in total");
   f.value("steps", "N", "stop after N steps in total");
-  f.value("minutes", "X", "stop after X minutes of training in total");
+  f.value("minutes", "X", "stop after X minutes in total (wall time, with validations and grids)");
   f.value("val", "N", "images of the train split held out for the validation NLL, evenly spaced over the split "
                       "(image floor((i+1)*n/N)-1 for i < N)", "10%");
   f.value("seed", "N", "seed of the initial weights, the batch order and the samples", "0");
