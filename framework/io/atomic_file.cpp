@@ -1,7 +1,9 @@
 // framework/io/atomic_file.cpp: write_file_atomic on POSIX (open O_EXCL, write, fsync, rename, fsync folder).
 #include "framework/io/atomic_file.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -112,6 +114,47 @@ void write_file_atomic(const std::string& path, const void* data, size_t n) {
 
 void write_file_atomic(const std::string& path, const std::string& contents) {
   write_file_atomic(path, contents.data(), contents.size());
+}
+
+namespace {
+// The pid of a temporary file name ".<name>.tmp.<pid>.<counter>.<n>", or -1 when name is not one.
+long temp_pid(const std::string& name) {
+  if (name.size() < 2 || name[0] != '.') return -1;
+  const size_t tmp = name.rfind(".tmp.");
+  if (tmp == std::string::npos || tmp == 0) return -1;
+  long numbers[3] = {0, 0, 0};
+  size_t pos = tmp + 5;
+  for (int k = 0; k < 3; ++k) {
+    const size_t start = pos;
+    while (pos < name.size() && name[pos] >= '0' && name[pos] <= '9') {
+      if (pos - start > 18) return -1;
+      numbers[k] = numbers[k] * 10 + (name[pos] - '0');
+      ++pos;
+    }
+    if (pos == start) return -1;
+    if (k < 2) {
+      if (pos >= name.size() || name[pos] != '.') return -1;
+      ++pos;
+    }
+  }
+  return pos == name.size() && numbers[0] > 0 ? numbers[0] : -1;
+}
+}  // namespace
+
+std::vector<std::string> remove_stale_temporaries(const std::string& folder) {
+  std::vector<std::string> removed;
+  DIR* d = ::opendir(folder.c_str());
+  if (!d) return removed;
+  while (const dirent* e = ::readdir(d)) {
+    const std::string name = e->d_name;
+    const long pid = temp_pid(name);
+    if (pid <= 0 || pid == long(::getpid())) continue;
+    if (::kill(pid_t(pid), 0) == 0 || errno != ESRCH) continue;  // alive (or not ours to probe): keep
+    const std::string path = (folder == "/" ? "" : folder) + "/" + name;
+    if (::unlink(path.c_str()) == 0) removed.push_back(path);
+  }
+  ::closedir(d);
+  return removed;
 }
 
 }  // namespace fw::io

@@ -16,6 +16,7 @@
 #include <functional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace fw::io {
 
@@ -56,5 +57,11 @@ void write_file_atomic(const std::string& path, const std::function<void(AtomicS
 // Convenience overloads: the whole content at once. Same guarantees and errors as above.
 void write_file_atomic(const std::string& path, const void* data, size_t n);
 void write_file_atomic(const std::string& path, const std::string& contents);
+
+// Removes the temporary files that write_file_atomic left in folder when their process died before the rename
+// (kill -9, power loss): names ".<name>.tmp.<pid>.<counter>.<n>" whose pid is no running process (kill(pid, 0)
+// fails with ESRCH). Temporaries of running processes (including this one) and every other file are left alone.
+// ensures: the paths removed. Errors (an unreadable folder, a file that cannot be removed) are skipped.
+std::vector<std::string> remove_stale_temporaries(const std::string& folder);
 
 }  // namespace fw::io

@@ -2,7 +2,6 @@
 #include "framework/io/dataset.h"
 
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <memory>
 
@@ -72,23 +71,6 @@ void write_file_bytes(const std::string& path, const uint8_t* data, size_t size)
   if (std::fclose(f.release()) != 0) throw DataError(path + ": write error on close");
 }
 
-std::string data_root() {
-  const char* env = std::getenv("PIXELRNN_DATA");
-  return (env && *env) ? std::string(env) : std::string("data");
-}
-
-std::string resolve_dataset_path(const std::string& path) {
-  std::error_code ec;
-  if (fsys::exists(path, ec)) return path;
-  if (!path.empty() && path.find('/') == std::string::npos) {
-    const std::string p = (fsys::path(data_root()) / path).string();
-    if (fsys::exists(p, ec)) return p;
-    throw DataError(path + ": dataset not found (tried ./" + path + " and " + p +
-                    "; set PIXELRNN_DATA or run tools/fetch-data)");
-  }
-  throw DataError(path + ": dataset path not found");
-}
-
 namespace {
 
 // ensures: the first existing of base and base + ".gz", or "" when neither exists.
@@ -139,8 +121,9 @@ Dataset load_single_file(const std::string& path) {
 Dataset load_dataset(const std::string& path_in, const std::string& split) {
   if (split != "train" && split != "test")
     throw DataError(path_in + ": unknown split '" + split + "' (use train or test)");
-  const std::string path = resolve_dataset_path(path_in);
+  const std::string& path = path_in;
   std::error_code ec;
+  if (!fsys::exists(path, ec)) throw DataError(path + ": no such file or folder");
   Dataset d;
   if (!fsys::is_directory(path, ec)) {
     d = load_single_file(path);

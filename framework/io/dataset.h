@@ -1,5 +1,6 @@
 // framework/io/dataset.h: the in-memory image dataset (uint8 pixels, (N, C, H, W)),
-// the data-layer error type, and loading a dataset by path or by bare name.
+// the data-layer error type, and loading a dataset from a folder or a file. (Where a program looks for its data
+// by name is the program's business: pixelrnn's lookup is tools/pixelrnn/data_lookup.h.)
 // This layer is self-contained: it does not depend on the tensor code.
 #pragma once
 
@@ -52,16 +53,8 @@ struct Dataset {
   Dataset slice(int64_t begin, int64_t end) const;
 };
 
-// ensures: the data root folder: $PIXELRNN_DATA when set and non-empty, else "data".
-std::string data_root();
-
-// ensures: `path` if it exists; otherwise, when `path` is a bare name (no '/'),
-// data_root()/path if that exists. throws: DataError naming the path and the
-// folders tried when neither exists.
-std::string resolve_dataset_path(const std::string& path);
-
 // Loads one split of a dataset.
-// requires: split is "train" or "test"; path is (after resolve_dataset_path)
+// requires: split is "train" or "test"; path is
 //   - a folder with MNIST-named IDX files ({train,t10k}-images-idx3-ubyte[.gz] and
 //     optional {train,t10k}-labels-idx1-ubyte[.gz] beside them), or
 //   - a folder with CIFAR-10 binary batches (data_batch_1..5.bin for "train",
@@ -70,7 +63,7 @@ std::string resolve_dataset_path(const std::string& path);
 //     -labels-idx1- file exists) or a single CIFAR-10 batch: the file is its own
 //     split and `split` is only checked for validity.
 // ensures: a validated Dataset with n > 0; labels present when found.
-// throws: DataError (unknown split, nothing found, empty dataset, any reader error).
+// throws: DataError (unknown split, no such path, nothing found, empty dataset, any reader error).
 Dataset load_dataset(const std::string& path, const std::string& split);
 
 // Reads a whole file. throws: DataError naming the file when it cannot be opened

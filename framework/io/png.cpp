@@ -47,6 +47,19 @@ Image decode_png(const uint8_t* data, size_t size, const std::string& name, int 
     if (std::memcmp(data + pos + 4, "IEND", 4) == 0) break;
     pos += 12 + size_t(len);
   }
+  // The size from IHDR, checked against the cap before stb sees it (stb refuses sides above its own cap with
+  // "too large", which would hide the size from the message).
+  {
+    const uint32_t ihdr_len = uint32_t(data[8]) << 24 | uint32_t(data[9]) << 16 | uint32_t(data[10]) << 8 | data[11];
+    if (ihdr_len < 13) throw DataError(name + ": corrupt PNG (IHDR chunk of " + std::to_string(ihdr_len) + " bytes)");
+    auto be32 = [&](size_t at) {
+      return uint32_t(data[at]) << 24 | uint32_t(data[at + 1]) << 16 | uint32_t(data[at + 2]) << 8 | data[at + 3];
+    };
+    const uint64_t iw = be32(16), ih = be32(20);
+    if (iw > uint64_t(kMaxSide) || ih > uint64_t(kMaxSide))
+      throw DataError(name + ": PNG size " + std::to_string(iw) + "x" + std::to_string(ih) +
+                      " (WxH) exceeds the cap of " + std::to_string(kMaxSide) + "x" + std::to_string(kMaxSide));
+  }
   int w = 0, h = 0, comp = 0;
   if (!stbi_info_from_memory(data, int(size), &w, &h, &comp)) {
     const char* why = stbi_failure_reason();

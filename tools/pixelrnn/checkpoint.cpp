@@ -47,6 +47,9 @@ std::map<std::string, std::string> checkpoint_metadata(const ModelConfig& cfg,
     m["step"] = std::to_string(p->step);
     m["epoch"] = std::to_string(p->epoch);
     m["elapsed_s"] = fmt_double(p->elapsed_s);
+    m["wall_s"] = fmt_double(p->wall_s);
+    m["epoch_loss_sum"] = fmt_double(p->epoch_loss_sum);
+    m["epoch_loss_images"] = std::to_string(p->epoch_loss_images);
     m["batches.seed"] = std::to_string(p->batches.seed);
     m["batches.epoch"] = std::to_string(p->batches.epoch);
     m["batches.position"] = std::to_string(p->batches.position);
@@ -97,6 +100,20 @@ TrainProgress read_progress(const Checkpoint& ck) {
   const std::string& el = meta(ck, "elapsed_s");
   p.elapsed_s = std::strtod(el.c_str(), &end);
   if (el.empty() || end != el.c_str() + el.size()) throw CheckpointError(ck.path + ": metadata 'elapsed_s' is malformed");
+  // Keys added after the first checkpoints: optional.
+  p.wall_s = p.elapsed_s;
+  if (ck.metadata.count("wall_s")) {
+    const std::string& w = meta(ck, "wall_s");
+    p.wall_s = std::strtod(w.c_str(), &end);
+    if (w.empty() || end != w.c_str() + w.size()) throw CheckpointError(ck.path + ": metadata 'wall_s' is malformed");
+  }
+  if (ck.metadata.count("epoch_loss_sum") && ck.metadata.count("epoch_loss_images")) {
+    const std::string& l = meta(ck, "epoch_loss_sum");
+    p.epoch_loss_sum = std::strtod(l.c_str(), &end);
+    if (l.empty() || end != l.c_str() + l.size())
+      throw CheckpointError(ck.path + ": metadata 'epoch_loss_sum' is malformed");
+    p.epoch_loss_images = parse_i64(ck, "epoch_loss_images");
+  }
   p.batches.seed = parse_u64(ck, "batches.seed", meta(ck, "batches.seed"));
   p.batches.epoch = parse_i64(ck, "batches.epoch");
   p.batches.position = parse_i64(ck, "batches.position");

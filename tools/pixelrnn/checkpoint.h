@@ -1,13 +1,16 @@
 // tools/pixelrnn/checkpoint.h: training checkpoints of the pixelrnn program on top of framework/io/safetensors.h.
 //
 // A checkpoint is one safetensors file (written atomically) holding
-//   tensors:  every model parameter under its own name ("layers.0.conv.weight"), and, for training
-//             checkpoints, every optimizer state tensor as "optim.<name>" (fw::optim::Optimizer::state()).
+//   tensors:  every model parameter under its own name ("blocks.0.conv.weight"; docs/weights.md), and, for
+//             training checkpoints, every optimizer state tensor as "optim.<name>" (fw::optim::Optimizer::state(),
+//             e.g. "optim.blocks.0.conv.weight.square_avg" and the step count "optim.step", a tensor too).
 //   metadata: "format_version" (kFormatVersion), "program" ("pixelrnn <version>"), the model configuration
-//             ("model.<field>", ModelConfig::to_metadata), and for training checkpoints: "step", "epoch",
-//             "elapsed_s", the training options ("train.<option>"), the batch iterator's state
-//             ("batches.seed", "batches.epoch", "batches.position") and the sampling RNG's state
-//             ("rng.sample": four comma-separated u64 words).
+//             ("model.<field>", ModelConfig::to_metadata), and for training checkpoints: "step", "epoch" (the
+//             1-based epoch of the last step, as in metrics.csv; 0 at step 0), "elapsed_s" (training time),
+//             "wall_s" (the whole run's time, with validation and grids), "epoch_loss_sum" and
+//             "epoch_loss_images" (the current epoch's loss so far), the training options ("train.<option>"),
+//             the batch iterator's state ("batches.seed", "batches.epoch", "batches.position") and the sampling
+//             RNG's state ("rng.sample": four comma-separated u64 words).
 // Everything needed to continue a run bit for bit is in the file; see docs/tool.md.
 #pragma once
 #include <array>
@@ -28,8 +31,11 @@ constexpr const char* kFormatVersion = "1";
 // Where a training run stands; saved with every training checkpoint.
 struct TrainProgress {
   int64_t step = 0;    // optimizer updates done
-  int64_t epoch = 0;   // epochs completed
-  double elapsed_s = 0;  // training wall time over all runs so far
+  int64_t epoch = 0;   // the 1-based epoch of the last step (0 before the first step)
+  double elapsed_s = 0;  // training time (steps only) over all runs so far
+  double wall_s = 0;     // time of the whole run so far: steps, validation, grids, saves
+  double epoch_loss_sum = 0;      // sum over the current epoch's images so far of their loss (nats)
+  int64_t epoch_loss_images = 0;  // images in that sum
   fw::io::BatchState batches;
   std::array<uint64_t, 4> sample_rng{};
 };

@@ -15,17 +15,35 @@
 #include "framework/io/npy.h"
 #include "framework/io/png.h"
 #include "framework/io/preprocess.h"
+#include "tools/pixelrnn/flags.h"
 
 namespace pixelrnn::tool {
 
 fw::io::Dataset to_pixel_space(const fw::io::Dataset& d, const PixelSpace& space) {
   if (space.levels == 256) return d;
   if (space.binarize == "threshold") return fw::io::binarize_threshold(d);
-  return fw::io::binarize_stochastic(d, kBinarizeSeed);
+  return fw::io::binarize_stochastic(d, space.seed);
 }
 
-fw::io::Dataset load_data(const std::string& data, const std::string& split, const PixelSpace& space) {
-  return to_pixel_space(fw::io::load_dataset(data, split), space);
+fw::io::Dataset load_data(const std::string& path, const std::string& split, const PixelSpace& space) {
+  return to_pixel_space(fw::io::load_dataset(path, split), space);
+}
+
+ModelConfig resolve_model_config(const ModelConfig& cfg, const std::map<std::string, std::string>& field_flags,
+                                 const std::string& context) {
+  try {
+    return cfg.resolved();
+  } catch (const std::invalid_argument& e) {
+    std::string msg = e.what(), field;
+    const std::string prefix = "ModelConfig.";
+    if (msg.rfind(prefix, 0) == 0 && msg.find(": ") != std::string::npos) {
+      field = msg.substr(prefix.size(), msg.find(": ") - prefix.size());
+      msg = msg.substr(msg.find(": ") + 2);
+    }
+    auto it = field_flags.find(field);
+    if (it != field_flags.end()) throw UsageError(it->second + ": " + msg);
+    throw std::runtime_error(context + ": " + (field.empty() ? "" : field + ": ") + msg);
+  }
 }
 
 int64_t default_levels(int64_t channels) { return channels == 1 ? 2 : 256; }

@@ -5,6 +5,7 @@
 // as .npy hold values in the model's space; PNG files are always shown as 8-bit (0/1 -> 0/255).
 #pragma once
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -21,14 +22,21 @@ constexpr uint64_t kBinarizeSeed = 0;
 struct PixelSpace {
   int64_t levels = 2;                  // 2 or 256
   std::string binarize = "stochastic";  // stochastic | threshold (levels 2 only)
+  uint64_t seed = kBinarizeSeed;        // of stochastic binarization
 };
 
-// Loads one split of --data (a name under the data folder, a folder, or a single file; fw::io::load_dataset)
-// and maps it into the pixel space.
+// Loads one split of a dataset folder or file (resolve_data, data_lookup.h, turns --data into the path;
+// fw::io::load_dataset) and maps it into the pixel space.
 // throws: fw::io::DataError naming the data and the problem (missing, unreadable, empty, malformed).
-fw::io::Dataset load_data(const std::string& data, const std::string& split, const PixelSpace& space);
+fw::io::Dataset load_data(const std::string& path, const std::string& split, const PixelSpace& space);
 // Maps an 8-bit dataset into the pixel space (binarizes for levels 2, else a copy).
 fw::io::Dataset to_pixel_space(const fw::io::Dataset& d, const PixelSpace& space);
+
+// cfg.resolved(), with its errors ("ModelConfig.<field>: problem") turned into ones the user can act on: a field
+// in field_flags (e.g. {"hidden", "--hidden 7"}, the flag as typed with its value) gives a UsageError
+// "--hidden 7: problem"; any other field a std::runtime_error "<context>: <field>: problem".
+ModelConfig resolve_model_config(const ModelConfig& cfg, const std::map<std::string, std::string>& field_flags,
+                                 const std::string& context);
 
 // The default levels for a dataset with c channels: 2 (binary, as the paper's MNIST) for 1, 256 for 3.
 int64_t default_levels(int64_t channels);

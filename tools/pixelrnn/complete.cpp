@@ -9,14 +9,15 @@
 #include "tools/pixelrnn/common.h"
 #include "tools/pixelrnn/data_select.h"
 #include "tools/pixelrnn/flags.h"
+#include "tools/pixelrnn/progress.h"
 
 namespace pixelrnn::tool {
 
 namespace {
 
-// The images to complete: PNG files given as arguments, else the first -n images of the split.
+// The images to complete: PNG files given as arguments, else -n images spread evenly over the split.
 fw::io::Dataset input_images(const Flags& f, const Checkpoint& ck) {
-  if (f.args().empty()) return select_images(f, ck, 8);
+  if (f.args().empty()) return select_images(f, ck, 8, Pick::kSpread);
   const ModelConfig& c = ck.config;
   fw::io::Dataset d;
   d.n = int64_t(f.args().size());
@@ -39,7 +40,8 @@ int cmd_complete(const Args& args) {
           "model of a checkpoint. The grid shows, per row: original | occluded (hidden pixels grey) | K completions.");
   f.positionals("IMAGE.png ...", "PNG images of the model's size and channels (instead of --data)");
   f.value("checkpoint", "FILE", "checkpoint (.safetensors) written by pixelrnn train");
-  add_data_flags(f, "complete the first N images of the split (default: 8, or all when fewer)");
+  add_data_flags(f, "complete N images spread evenly over the split: image floor((i+1)*n/N)-1 for i < N, as the "
+                    "validation hold-out (default: 8, or all when fewer)");
   f.value("k", "K", "completions per image", "4", "k");
   f.value("rect", "TOP,LEFT,HEIGHT,WIDTH", "the hidden rectangle, in pixels", "the bottom half");
   f.value("seed", "S", "seed of the sampling RNG", "0");
@@ -48,11 +50,9 @@ int cmd_complete(const Args& args) {
                          "(0/1 for levels 2, 0..255 for levels 256)");
   f.value("threads", "N", "worker threads (0: all cores)", "0");
   f.flag("naive", "use the reference sampler (one full forward pass per drawn element; slow, same images)");
+  add_progress_flags(f);
   f.parse(args);
-  if (f.help_requested()) {
-    std::cout << f.help();
-    return kExitOk;
-  }
+  if (help_or_version(f)) return kExitOk;
   if (!f.has("checkpoint")) throw UsageError("--checkpoint FILE is required");
   if (!f.has("output") && !f.has("npy")) throw UsageError("-o GRID.png (or --npy FILE) is required");
   if (!f.args().empty() && (f.has("data") || f.has("count") || f.has("split")))
@@ -62,7 +62,10 @@ int cmd_complete(const Args& args) {
   fw::set_num_threads(int(f.integer("threads", 0, 0, 4096)));
   std::vector<int64_t> rect;
   if (f.has("rect")) rect = parse_int_list("--rect", f.str("rect"), 4);
-  if (f.has("output")) check_output_file(f.str("output"), "-o");
+  const ProgressStyle style = progress_style(f);
+  if (f.has("output")) check_extension(f, "output", ".png");
+  if (f.has("npy")) check_extension(f, "npy", ".npy");
+  if (f.has("output")) check_output_file(f.str("output"), f.shown("output"));
   if (f.has("npy")) check_output_file(f.str("npy"), "--npy");
 
   const Checkpoint ck = read_checkpoint(f.str("checkpoint"));
@@ -91,9 +94,13 @@ int cmd_complete(const Args& args) {
       }
   const fw::Shape shape{n * k, c.channels, c.height, c.width};
   fw::Rng rng(seed);
+  SampleOptions opts;
+  opts.naive = f.on("naive");
+  TaskProgress progress(style, "complete", "elements");
+  opts.progress = [&](int64_t done, int64_t total) { progress.update(done, total); };  // throws on SIGINT/SIGTERM
   const std::vector<uint8_t> out = tensor_bytes(
-      model->sample(fw::Tensor::from_vector(shape, canvas), fw::Tensor::from_vector(shape, known), rng,
-                    SampleOptions{f.has("naive"), {}, {}}));
+      model->sample(fw::Tensor::from_vector(shape, canvas), fw::Tensor::from_vector(shape, known), rng, opts));
+  progress.finish();
   for (size_t at = 0; at < out.size(); ++at)
     if (known[at] != 0.0f && float(out[at]) != canvas[at])
       throw std::runtime_error("the model changed a visible pixel (element " + std::to_string(at) + ")");
@@ -112,7 +119,8 @@ int cmd_complete(const Args& args) {
     }
     write_grid_png(f.str("output"), grid.data(), n * (k + 2), c.channels, c.height, c.width, k + 2);
   }
-  std::cerr << "pixelrnn complete: " << n << " images x " << k << " completions of the rectangle rows [" << top << ", "
+  if (!style.quiet)
+    std::cerr << "pixelrnn complete: " << n << " images x " << k << " completions of the rectangle rows [" << top << ", "
             << top + rh << ") columns [" << left << ", " << left + rw << ") from " << ck.path << "\n";
   return kExitOk;
 }

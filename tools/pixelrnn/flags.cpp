@@ -1,7 +1,9 @@
 // tools/pixelrnn/flags.cpp: the flag parser (see flags.h).
 #include "tools/pixelrnn/flags.h"
 
+#include <cctype>
 #include <cerrno>
+#include <iostream>
 #include <cmath>
 #include <cstdlib>
 #include <sstream>
@@ -51,6 +53,10 @@ void Flags::parse(const std::vector<std::string>& args) {
       help_ = true;
       continue;
     }
+    if (a == "--version") {
+      version_ = true;
+      continue;
+    }
     const bool is_short = a[1] != '-';
     std::string key = is_short ? a.substr(1) : a.substr(2), val;
     bool has_inline = false;
@@ -65,6 +71,7 @@ void Flags::parse(const std::vector<std::string>& args) {
     if (!s->takes_value) {
       if (has_inline) throw UsageError(shown + " takes no value");
       values_[s->name] = "1";
+      typed_[s->name] = shown;
       continue;
     }
     if (!has_inline) {
@@ -72,6 +79,7 @@ void Flags::parse(const std::vector<std::string>& args) {
       val = args[++i];
     }
     values_[s->name] = val;
+    typed_[s->name] = shown;
   }
 }
 
@@ -90,8 +98,13 @@ std::string Flags::help() const {
     if (!s.default_text.empty()) o << " (default: " << s.default_text << ")";
     o << "\n";
   }
-  o << "  -h, --help\n      show this help and exit\n";
+  o << "  -h, --help\n      show this help and exit\n  --version\n      print the version and exit\n";
   return o.str();
+}
+
+std::string Flags::shown(const std::string& name) const {
+  auto it = typed_.find(name);
+  return it == typed_.end() ? "--" + name : it->second;
 }
 
 bool Flags::has(const std::string& name) const { return values_.count(name) != 0; }
@@ -121,20 +134,20 @@ double parse_real(const std::string& what, const std::string& text) {
 
 int64_t Flags::integer(const std::string& name, int64_t def, int64_t lo, int64_t hi) const {
   if (!has(name)) return def;
-  const int64_t v = parse_int("--" + name, str(name));
+  const int64_t v = parse_int(shown(name), str(name));
   if (v < lo || v > hi) {
     std::string range = hi == INT64_MAX ? ">= " + std::to_string(lo) : "in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
-    throw UsageError("--" + name + ": must be " + range + ", got " + std::to_string(v));
+    throw UsageError(shown(name) + ": must be " + range + ", got " + std::to_string(v));
   }
   return v;
 }
 
 double Flags::real(const std::string& name, double def, double lo, double hi) const {
   if (!has(name)) return def;
-  const double v = parse_real("--" + name, str(name));
+  const double v = parse_real(shown(name), str(name));
   if (v < lo || v > hi) {
     std::ostringstream o;
-    o << "--" << name << ": must be in [" << lo << ", " << hi << "], got " << v;
+    o << shown(name) << ": must be in [" << lo << ", " << hi << "], got " << v;
     throw UsageError(o.str());
   }
   return v;
@@ -147,7 +160,34 @@ std::string Flags::choice(const std::string& name, const std::string& def,
     if (c == v) return v;
   std::string list;
   for (const std::string& c : choices) list += (list.empty() ? "" : ", ") + c;
-  throw UsageError("--" + name + ": unknown value '" + v + "' (choose one of: " + list + ")");
+  throw UsageError(shown(name) + ": unknown value '" + v + "' (choose one of: " + list + ")");
+}
+
+#ifndef PIXELRNN_VERSION
+#define PIXELRNN_VERSION "unknown"
+#endif
+
+std::string version_line() { return std::string("pixelrnn ") + PIXELRNN_VERSION; }
+
+bool help_or_version(const Flags& f) {
+  if (f.help_requested()) {
+    std::cout << f.help();
+    return true;
+  }
+  if (f.version_requested()) {
+    std::cout << version_line() << "\n";
+    return true;
+  }
+  return false;
+}
+
+void check_extension(const Flags& f, const std::string& name, const std::string& ext) {
+  const std::string path = f.str(name);
+  std::string tail = path.size() >= ext.size() ? path.substr(path.size() - ext.size()) : "";
+  for (char& ch : tail) ch = char(std::tolower(static_cast<unsigned char>(ch)));
+  if (tail != ext)
+    throw UsageError(f.shown(name) + " " + path + ": the file name must end with " + ext + " (" +
+                     (ext == ".png" ? "the grid is written as PNG" : "the array is written as NumPy .npy") + ")");
 }
 
 std::vector<int64_t> parse_int_list(const std::string& flag, const std::string& text, size_t count) {

@@ -2,7 +2,8 @@
 //
 // Each subcommand declares its flags (with help text) on a Flags object, then parses its arguments:
 //   --name VALUE, --name=VALUE, -x VALUE (short aliases), switches (--name, no value), positional arguments,
-//   and "--" to end the flags. --help / -h sets help_requested() instead of failing.
+//   and "--" to end the flags. --help / -h sets help_requested() and --version version_requested() instead of
+//   failing (help_or_version() prints them).
 // Errors in the command line (an unknown flag, a missing value, a malformed number) throw UsageError, which the
 // program reports with exit status 2. A flag given twice keeps the last value (as argparse does).
 #pragma once
@@ -40,6 +41,7 @@ class Flags {
   void parse(const std::vector<std::string>& args);
 
   bool help_requested() const { return help_; }
+  bool version_requested() const { return version_; }
   std::string help() const;
 
   // Whether the flag was given on the command line.
@@ -47,7 +49,8 @@ class Flags {
   // The value of a flag, or def when absent.
   std::string str(const std::string& name, const std::string& def = "") const;
   // Integer / real values, checked to lie in [lo, hi]; def when absent.
-  // throws: UsageError "--name: expected ..., got '...'" on malformed or out-of-range values.
+  // throws: UsageError "--name: expected ..., got '...'" (the flag as typed, shown()) on malformed or out-of-range
+  //   values.
   int64_t integer(const std::string& name, int64_t def, int64_t lo = INT64_MIN, int64_t hi = INT64_MAX) const;
   double real(const std::string& name, double def, double lo, double hi) const;
   // A value that must be one of choices. throws: UsageError listing the choices.
@@ -55,6 +58,8 @@ class Flags {
   bool on(const std::string& name) const { return has(name); }
   const std::vector<std::string>& args() const { return positional_; }
   const std::string& command() const { return command_; }
+  // The flag as the user typed it ("-n" or "--count"), for error messages; "--name" when it was not given.
+  std::string shown(const std::string& name) const;
 
  private:
   struct Spec {
@@ -64,10 +69,20 @@ class Flags {
   const Spec* find(const std::string& long_or_short, bool is_short) const;
   std::string command_, synopsis_, description_, positional_name_, positional_help_;
   std::vector<Spec> specs_;
-  std::map<std::string, std::string> values_;
+  std::map<std::string, std::string> values_, typed_;
   std::vector<std::string> positional_;
-  bool help_ = false, allow_positional_ = false;
+  bool help_ = false, version_ = false, allow_positional_ = false;
 };
+
+// Prints the help (stdout) when --help was given, else the version when --version was given; returns whether it
+// printed either (the command then exits with status 0).
+bool help_or_version(const Flags& f);
+// The program's version line ("pixelrnn 0.1.0").
+std::string version_line();
+
+// Checks that an output path ends with ext (".png", ".npy"), case-insensitively.
+// throws: UsageError naming the flag as typed and the path.
+void check_extension(const Flags& f, const std::string& name, const std::string& ext);
 
 // Parses "a,b,c" integers (for --pixel R,C and --rect). throws: UsageError naming the flag.
 std::vector<int64_t> parse_int_list(const std::string& flag, const std::string& text, size_t count);

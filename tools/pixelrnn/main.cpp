@@ -1,19 +1,17 @@
 // tools/pixelrnn/main.cpp: the pixelrnn program: dispatches to a subcommand and turns errors into messages on
 // stderr and exit statuses (0 success, 1 error, 2 usage error, 130/143 training stopped by SIGINT/SIGTERM after
-// saving a checkpoint). See docs/tool.md.
+// saving a checkpoint; sample, complete and eval interrupted, nothing written). See docs/tool.md.
 #include <malloc.h>
 
 #include <cstdio>
 #include <exception>
 #include <iostream>
+#include <new>
 #include <string>
 
 #include "tools/pixelrnn/commands.h"
 #include "tools/pixelrnn/flags.h"
-
-#ifndef PIXELRNN_VERSION
-#define PIXELRNN_VERSION "unknown"
-#endif
+#include "tools/pixelrnn/interrupt.h"
 
 namespace {
 
@@ -40,8 +38,8 @@ void print_help() {
                "commands:\n";
   for (const Command& c : kCommands) std::printf("  %-16s %s\n", c.name, c.summary);
   std::cout << "\nflags:\n  --version        print the version and exit\n  -h, --help       show this help\n"
-               "\nexit status: 0 success, 1 error, 2 usage error, 130 / 143 training interrupted by SIGINT /\n"
-               "SIGTERM (a checkpoint was saved)\n";
+               "\nexit status: 0 success, 1 error, 2 usage error, 130 / 143 interrupted by SIGINT / SIGTERM\n"
+               "(train saves a checkpoint first; sample, complete and eval write nothing)\n";
 }
 
 }  // namespace
@@ -63,23 +61,37 @@ int main(int argc, char** argv) {
     return kExitOk;
   }
   if (first == "--version") {
-    std::cout << "pixelrnn " << PIXELRNN_VERSION << "\n";
+    std::cout << version_line() << "\n";
     return kExitOk;
+  }
+  std::string names;
+  for (const Command& c : kCommands) names += (names.empty() ? "" : ", ") + std::string(c.name);
+  if (first.size() > 1 && first[0] == '-') {
+    std::cerr << "pixelrnn: usage error: unknown flag '" << first << "' (the flags of a command go after it: "
+              << "pixelrnn <command> [flags]; commands: " << names << "; see 'pixelrnn --help')\n";
+    return kExitUsage;
   }
   for (const Command& c : kCommands) {
     if (first != c.name) continue;
     const std::string who = std::string("pixelrnn ") + c.name;
+    const StopSignals signals;  // SIGINT / SIGTERM are polled by every long wait (interrupt.h)
     try {
       return c.run(Args(all.begin() + 1, all.end()));
     } catch (const UsageError& e) {
       std::cerr << who << ": usage error: " << e.what() << "\n(see '" << who << " --help')\n";
       return kExitUsage;
+    } catch (const Interrupted& e) {
+      std::cerr << who << ": " << e.what() << "; stopped, no output written\n";
+      return signal_exit_status(e.signal);
+    } catch (const std::bad_alloc&) {
+      std::cerr << who << ": error: out of memory (an allocation failed); try a smaller model (--hidden, "
+                << "--layers, --out-hidden) or fewer images at once (--batch, -n)\n";
+      return kExitError;
     } catch (const std::exception& e) {
       std::cerr << who << ": error: " << e.what() << "\n";
       return kExitError;
     }
   }
-  std::cerr << "pixelrnn: unknown command '" << first << "' (commands: train, eval, sample, complete, "
-            << "receptive-field, bench; see 'pixelrnn --help')\n";
+  std::cerr << "pixelrnn: unknown command '" << first << "' (commands: " << names << "; see 'pixelrnn --help')\n";
   return kExitUsage;
 }

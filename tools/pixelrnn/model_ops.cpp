@@ -47,10 +47,16 @@ std::vector<uint8_t> sample_images(PixelModel& model, int64_t n, int64_t batch, 
   std::vector<uint8_t> out;
   out.reserve(size_t(n * isz));
   fw::NoGradGuard no_grad;
+  const int64_t batches = (n + batch - 1) / batch;
   for (int64_t b = 0; b < n; b += batch) {
-    const int64_t m = std::min(batch, n - b);
+    const int64_t m = std::min(batch, n - b), index = b / batch;
+    SampleOptions o = opts;
+    if (opts.progress)
+      o.progress = [&opts, index, batches](int64_t done, int64_t total) {
+        opts.progress(index * total + done, batches * total);
+      };
     const fw::Tensor canvas = fw::Tensor::zeros({m, cfg.channels, cfg.height, cfg.width});
-    const std::vector<uint8_t> px = tensor_bytes(model.sample(canvas, fw::Tensor(), rng, opts));
+    const std::vector<uint8_t> px = tensor_bytes(model.sample(canvas, fw::Tensor(), rng, o));
     out.insert(out.end(), px.begin(), px.end());
   }
   return out;

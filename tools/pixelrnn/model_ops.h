@@ -27,7 +27,9 @@ NllResult evaluate_nll(PixelModel& model, const fw::io::Dataset& d, int64_t batc
 // bits per dimension of a per-image NLL in nats for images of `dims` = C*H*W values.
 double bits_per_dim(double nll_nats, int64_t dims);
 
-// Draws n images from the model, batch at a time, all pixels unknown; opts as for PixelModel::sample.
+// Draws n images from the model, batch at a time, all pixels unknown. opts is passed to PixelModel::sample, except
+// that opts.progress(done, total) counts over all the batches (total = batches * elements per image); it may
+// throw to cancel (e.g. Interrupted), and nothing is returned then.
 // ensures: (n, C, H, W) bytes of pixel values in the model's space (0/1 or 0..255).
 std::vector<uint8_t> sample_images(PixelModel& model, int64_t n, int64_t batch, fw::Rng& rng,
                                    const SampleOptions& opts = {});

@@ -2,6 +2,7 @@
 // pixel (and channel) depends on (models/receptive_field.h), for a freshly initialised model of a given
 // configuration or for the model of a checkpoint.
 #include <iostream>
+#include <map>
 #include <stdexcept>
 
 #include "framework/core/parallel.h"
@@ -29,6 +30,8 @@ int cmd_receptive_field(const Args& args) {
   f.value("channels", "C", "image channels: 1 or 3", "1");
   f.value("levels", "L", "2 or 256", "2 for 1 channel, 256 for 3");
   f.value("size", "S", "image side (S x S pixels)", "28");
+  f.value("inner", "KIND", "multiscale: layer kind of both networks", "row_lstm");
+  f.value("small", "S", "multiscale: side of the small image (must divide --size)", "size / 2");
   f.value("pixel", "R,C", "the output pixel: row, column");
   f.value("channel", "K", "the output channel (0 = R, 1 = G, 2 = B)", "0");
   f.value("checkpoint", "FILE", "take the model (configuration and weights) from a checkpoint");
@@ -38,10 +41,7 @@ int cmd_receptive_field(const Args& args) {
   f.value("scale", "N", "pixels per image pixel (0: automatic)", "0");
   f.value("threads", "N", "worker threads (0: all cores)", "0");
   f.parse(args);
-  if (f.help_requested()) {
-    std::cout << f.help();
-    return kExitOk;
-  }
+  if (help_or_version(f)) return kExitOk;
   if (!f.has("pixel")) throw UsageError("--pixel R,C is required");
   if (!f.has("output")) throw UsageError("-o OUT.png is required");
   const std::vector<int64_t> rc = parse_int_list("--pixel", f.str("pixel"), 2);
@@ -51,7 +51,8 @@ int cmd_receptive_field(const Args& args) {
   const int scale = int(f.integer("scale", 0, 0, 64));
   fw::set_num_threads(int(f.integer("threads", 0, 0, 4096)));
   if (f.has("model")) f.choice("model", "", model_names());
-  check_output_file(f.str("output"), "-o");
+  check_extension(f, "output", ".png");
+  check_output_file(f.str("output"), f.shown("output"));
 
   // The configuration: from the checkpoint (flags given must agree) or from the flags.
   ModelConfig cfg;
@@ -65,9 +66,24 @@ int cmd_receptive_field(const Args& args) {
   cfg.layers = f.integer("layers", cfg.layers, 1);
   cfg.channels = f.integer("channels", f.has("checkpoint") ? cfg.channels : 1, 1, 3);
   cfg.levels = f.integer("levels", f.has("checkpoint") ? cfg.levels : default_levels(cfg.channels));
-  if (cfg.levels != 2 && cfg.levels != 256) throw UsageError("--levels: must be 2 or 256");
+  if (cfg.levels != 2 && cfg.levels != 256) throw UsageError(f.shown("levels") + ": must be 2 or 256");
   if (f.has("size") || !f.has("checkpoint")) cfg.height = cfg.width = f.integer("size", 28, 1, 4096);
-  cfg = cfg.resolved();
+  if (f.has("inner")) cfg.inner = f.str("inner");
+  if (f.has("small")) cfg.small = f.integer("small", 0, 1, 4096);
+  if (cfg.model == "multiscale" && !f.has("checkpoint")) {
+    const int64_t small = cfg.small > 0 ? cfg.small : cfg.height / 2;
+    if (small < 1 || small >= cfg.height || cfg.height % small != 0)
+      throw UsageError(f.shown("size") + " " + std::to_string(cfg.height) + (f.has("small") ? " " + f.shown("small") + " " + std::to_string(small) : "") +
+                       ": the multiscale model needs a small image side (--small, default size / 2 = " +
+                       std::to_string(cfg.height / 2) + ") in [1, size) that divides the side; got " +
+                       std::to_string(small) + " for side " + std::to_string(cfg.height));
+  }
+  std::map<std::string, std::string> field_flags;
+  for (const auto& [field, flag] : std::map<std::string, std::string>{{"model", "model"}, {"hidden", "hidden"},
+           {"layers", "layers"}, {"channels", "channels"}, {"levels", "levels"}, {"height", "size"},
+           {"inner", "inner"}, {"small", "small"}})
+    field_flags[field] = f.shown(flag) + (f.has(flag) ? " " + f.str(flag) : "");
+  cfg = resolve_model_config(cfg, field_flags, f.has("checkpoint") ? f.str("checkpoint") : "receptive-field");
   std::unique_ptr<PixelModel> model;
   if (f.has("checkpoint")) {
     const std::string d = ck.config.diff(cfg);

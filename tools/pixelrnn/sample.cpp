@@ -8,6 +8,7 @@
 #include "tools/pixelrnn/common.h"
 #include "tools/pixelrnn/flags.h"
 #include "tools/pixelrnn/model_ops.h"
+#include "tools/pixelrnn/progress.h"
 
 namespace pixelrnn::tool {
 
@@ -24,11 +25,9 @@ int cmd_sample(const Args& args) {
   f.value("batch", "N", "images drawn at once (the result depends on it, like on the seed)", "N");
   f.value("threads", "N", "worker threads (0: all cores)", "0");
   f.flag("naive", "use the reference sampler (one full forward pass per drawn element; slow, same images)");
+  add_progress_flags(f);
   f.parse(args);
-  if (f.help_requested()) {
-    std::cout << f.help();
-    return kExitOk;
-  }
+  if (help_or_version(f)) return kExitOk;
   if (!f.has("checkpoint")) throw UsageError("--checkpoint FILE is required");
   if (!f.has("output") && !f.has("npy")) throw UsageError("-o GRID.png (or --npy FILE) is required");
   const int64_t n = f.integer("count", 16, 1, 4096);
@@ -36,20 +35,29 @@ int cmd_sample(const Args& args) {
   const int64_t per_row = f.integer("per-row", 8, 1);
   const int64_t batch = f.integer("batch", n, 1);
   fw::set_num_threads(int(f.integer("threads", 0, 0, 4096)));
-  if (f.has("output")) check_output_file(f.str("output"), "-o");
+  const ProgressStyle style = progress_style(f);
+  if (f.has("output")) check_extension(f, "output", ".png");
+  if (f.has("npy")) check_extension(f, "npy", ".npy");
+  if (f.has("output")) check_output_file(f.str("output"), f.shown("output"));
   if (f.has("npy")) check_output_file(f.str("npy"), "--npy");
 
   const Checkpoint ck = read_checkpoint(f.str("checkpoint"));
   const std::unique_ptr<PixelModel> model = load_model(ck);
   const ModelConfig& c = ck.config;
   fw::Rng rng(seed);
-  const std::vector<uint8_t> px = sample_images(*model, n, batch, rng, SampleOptions{f.has("naive"), {}, {}});
+  SampleOptions opts;
+  opts.naive = f.on("naive");
+  TaskProgress progress(style, "sample", "elements");
+  opts.progress = [&](int64_t done, int64_t total) { progress.update(done, total); };  // throws on SIGINT/SIGTERM
+  const std::vector<uint8_t> px = sample_images(*model, n, batch, rng, opts);
+  progress.finish();
   if (f.has("npy")) write_npy_u8(f.str("npy"), px.data(), {n, c.channels, c.height, c.width});
   if (f.has("output")) {
     const std::vector<uint8_t> shown = display_bytes(px.data(), px.size(), c.levels);
     write_grid_png(f.str("output"), shown.data(), n, c.channels, c.height, c.width, per_row);
   }
-  std::cerr << "pixelrnn sample: " << n << " images of " << c.channels << "x" << c.height << "x" << c.width
+  if (!style.quiet)
+    std::cerr << "pixelrnn sample: " << n << " images of " << c.channels << "x" << c.height << "x" << c.width
             << " from " << ck.path << " (seed " << seed << ")\n";
   return kExitOk;
 }

@@ -13,6 +13,7 @@ namespace pixelrnn::tool {
 std::map<std::string, std::string> stored_options(const TrainOptions& o) {
   return {
       {"data", o.data},
+      {"data_path", o.data_path},
       {"binarize", o.binarize},
       {"binarize_seed", std::to_string(kBinarizeSeed)},
       {"val", std::to_string(o.val)},
@@ -29,12 +30,13 @@ std::map<std::string, std::string> stored_options(const TrainOptions& o) {
       {"save_every_minutes", fmt_double(o.save_every_minutes)},
       {"log_every", std::to_string(o.log_every)},
       {"grid", std::to_string(o.grid)},
+      {"grid_auto", o.grid_auto ? "1" : "0"},
   };
 }
 
 bool must_match_on_resume(const std::string& key) {
   for (const char* free : {"steps", "epochs", "minutes", "threads", "save_every_steps", "save_every_minutes",
-                           "log_every", "grid"})
+                           "log_every", "grid", "grid_auto", "data", "data_path"})
     if (key == free) return false;
   return true;
 }
@@ -95,6 +97,36 @@ void apply_stored_options(TrainOptions& o, const std::map<std::string, std::stri
   o.save_every_minutes = r.real("save_every_minutes");
   o.log_every = r.i64("log_every");
   o.grid = r.i64("grid");
+  // Keys added after the first checkpoints: optional.
+  o.data_path = stored.count("data_path") ? stored.at("data_path") : "";
+  o.grid_auto = stored.count("grid_auto") ? r.i64("grid_auto") != 0 : false;
+}
+
+nlohmann::json options_json(const TrainOptions& o) {
+  using nlohmann::json;
+  auto none_if_negative = [](double v) { return v < 0 ? json(nullptr) : json(v); };
+  auto none_if_negative_i = [](int64_t v) { return v < 0 ? json(nullptr) : json(v); };
+  json j;
+  j["data"] = o.data;
+  j["data_path"] = o.data_path;
+  j["binarize"] = o.cfg.levels == 2 ? json(o.binarize) : json(nullptr);
+  j["binarize_seed"] = o.cfg.levels == 2 ? json(kBinarizeSeed) : json(nullptr);
+  j["val"] = o.val;
+  j["batch"] = o.batch;
+  j["optimizer"] = o.optimizer;
+  j["lr"] = o.lr;
+  j["clip"] = o.clip > 0 ? json(o.clip) : json(nullptr);
+  j["seed"] = o.seed;
+  j["steps"] = none_if_negative_i(o.steps);
+  j["epochs"] = none_if_negative_i(o.epochs);
+  j["minutes"] = none_if_negative(o.minutes);
+  j["threads"] = o.threads;
+  j["save_every_steps"] = o.save_every_steps > 0 ? json(o.save_every_steps) : json(nullptr);
+  j["save_every_minutes"] = o.save_every_minutes > 0 ? json(o.save_every_minutes) : json(nullptr);
+  j["log_every"] = o.log_every;
+  j["grid"] = o.grid;
+  j["grid_auto"] = o.grid_auto;
+  return j;
 }
 
 std::string describe_options(const TrainOptions& o) {
@@ -105,7 +137,7 @@ std::string describe_options(const TrainOptions& o) {
     << "  model: " << c.model << "  (" << c.describe() << ")\n"
     << "  images: " << c.channels << "x" << c.height << "x" << c.width << ", levels " << c.levels << "\n"
     << "  hidden: " << c.hidden << "  layers: " << c.layers << "  out_hidden: " << c.out_hidden << "\n"
-    << "  data: " << o.data << "  (train split; " << o.val << " images held out for validation)\n"
+    << "  data: " << o.data << (o.data_path != o.data ? " = " + o.data_path : std::string()) << "  (train split; " << o.val << " images, evenly spaced, held out for validation)\n"
     << "  binarize: " << (c.levels == 2 ? o.binarize : std::string("no (levels 256)")) << "\n"
     << "  batch: " << o.batch << "  optimizer: " << o.optimizer << "  lr: " << fmt_double(o.lr)
     << "  clip: " << (o.clip > 0 ? fmt_double(o.clip) : std::string("off")) << "\n"
@@ -115,6 +147,8 @@ std::string describe_options(const TrainOptions& o) {
     << "  checkpoints: every epoch, every " << fmt_double(o.save_every_minutes) << " minutes"
     << (o.save_every_steps > 0 ? ", every " + std::to_string(o.save_every_steps) + " steps" : std::string())
     << ", at the end\n"
+    << "  grid: " << (o.grid > 0 ? std::to_string(o.grid) + " samples after each epoch" : std::string("none"))
+    << (o.grid > 0 && o.grid_auto ? " (shrunk or skipped when slower than a tenth of the epoch)" : "") << "\n"
     << "  out: " << o.out << (o.resume ? "  (resuming)" : "") << "\n";
   return s.str();
 }

@@ -5,6 +5,8 @@
 #include <map>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "models/config.h"
 
 namespace pixelrnn::tool {
@@ -14,6 +16,7 @@ struct TrainOptions {
   // Options that shape the trajectory: stored in the checkpoint as "train.<key>" and, on --resume, required to be
   // the same when given again.
   std::string data;                   // as given to --data
+  std::string data_path;              // where it was read from: resolve_data(data), normalised (data_lookup.h)
   std::string binarize = "stochastic";
   int64_t val = -1;                   // validation images held out of the train split; -1: n / 10
   int64_t batch = 16;
@@ -31,21 +34,31 @@ struct TrainOptions {
   double save_every_minutes = 10;
   int64_t log_every = 100;
   int64_t grid = 8;                   // samples drawn into DIR/samples/epoch-NNNN.png; 0: none
+  bool grid_auto = true;              // --grid not given: shrink or skip the grid when it would take longer
+                                      // than a tenth of the epoch
   // This invocation only.
   std::string out;
   bool resume = false;
   bool json = false;
+  bool quiet = false;
+  double progress_every_s = 10;       // seconds between plain progress lines of a task (progress.h)
+  std::string data_dir;               // --data-dir
   int64_t inject_nan_step = -1;       // testing aid: pretend the loss of this step is NaN
 };
 
 // The "train.<key>" metadata (without "train."): the trajectory-shaping options, the stopping rules and the run
 // settings.
 std::map<std::string, std::string> stored_options(const TrainOptions& o);
-// Whether a stored option must match on resume (not the stopping rules and run settings).
+// Whether a stored option must match on resume (not the stopping rules and run settings; "data" and
+// "data_path" are compared as normalised paths by train.cpp).
 bool must_match_on_resume(const std::string& key);
 // Sets the options from stored metadata keys ("train.<key>" already stripped). throws: std::runtime_error naming
 // the key on a malformed value.
 void apply_stored_options(TrainOptions& o, const std::map<std::string, std::string>& stored, const std::string& file);
+
+// The options with their types (numbers, strings, booleans; null for "none": no limit, no clipping, off), as
+// written to DIR/config.json under "train".
+nlohmann::json options_json(const TrainOptions& o);
 
 // The full configuration as human-readable lines ("  model: pixelcnn") for the start of a run.
 std::string describe_options(const TrainOptions& o);

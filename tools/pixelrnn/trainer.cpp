@@ -4,10 +4,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
-#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
@@ -22,6 +22,7 @@
 #include "framework/optim/optimizer.h"
 #include "tools/pixelrnn/commands.h"
 #include "tools/pixelrnn/common.h"
+#include "tools/pixelrnn/interrupt.h"
 #include "tools/pixelrnn/metrics.h"
 #include "tools/pixelrnn/model_ops.h"
 #include "tools/pixelrnn/progress.h"
@@ -30,31 +31,9 @@ namespace pixelrnn::tool {
 
 namespace {
 
-volatile std::sig_atomic_t g_signal = 0;
+using Clock = std::chrono::steady_clock;
 
-extern "C" void on_stop_signal(int sig) { g_signal = sig; }
-
-// Installs the SIGINT/SIGTERM handlers for the lifetime of a training run. SA_RESETHAND: a second signal while
-// the checkpoint is being saved gets the default action (the process ends; the atomic write keeps the old file).
-class StopSignals {
- public:
-  StopSignals() {
-    g_signal = 0;
-    struct sigaction sa {};
-    sa.sa_handler = on_stop_signal;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESETHAND;
-    sigaction(SIGINT, &sa, &old_int_);
-    sigaction(SIGTERM, &sa, &old_term_);
-  }
-  ~StopSignals() {
-    sigaction(SIGINT, &old_int_, nullptr);
-    sigaction(SIGTERM, &old_term_, nullptr);
-  }
-
- private:
-  struct sigaction old_int_ {}, old_term_ {};
-};
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 // Seeds derived from --seed for the streams other than the initial weights (fw::Rng(seed)).
 constexpr uint64_t kSampleSeedSalt = 0x9E3779B97F4A7C15ull;
@@ -68,19 +47,26 @@ bool all_finite(const PixelModel& m) {
 
 void write_config_json(const TrainOptions& o, const fw::io::Dataset& train, const fw::io::Dataset& val) {
   nlohmann::json j;
-  for (const auto& [k, v] : o.cfg.to_metadata()) j["model"][k] = v;
-  for (const auto& [k, v] : stored_options(o)) j["train"][k] = v;
+  const ModelConfig& c = o.cfg;
+  j["model"] = {{"model", c.model}, {"channels", c.channels}, {"height", c.height}, {"width", c.width},
+                {"levels", c.levels}, {"layers", c.layers}, {"hidden", c.hidden}, {"out_hidden", c.out_hidden},
+                {"inner", c.model == "multiscale" ? nlohmann::json(c.inner) : nlohmann::json(nullptr)},
+                {"small", c.model == "multiscale" ? nlohmann::json(c.small) : nlohmann::json(nullptr)}};
+  j["train"] = options_json(o);
   j["data"] = {{"source", train.source}, {"train_images", train.n}, {"val_images", val.n},
                {"channels", train.c}, {"height", train.h}, {"width", train.w}};
-  j["threads"] = o.threads;
   fw::io::write_file_atomic(o.out + "/config.json", j.dump(2) + "\n");
 }
+
+// Thrown from the grid's progress callback when the default grid would take longer than its budget.
+struct GridTooSlow {
+  double estimate_s;
+};
 
 }  // namespace
 
 int run_training(const TrainOptions& o, const fw::io::Dataset& train, const fw::io::Dataset& val,
                  const Checkpoint* ck) {
-  using Clock = std::chrono::steady_clock;
   const std::string ckpt_path = o.out + "/last.safetensors";
   const std::string samples_dir = o.out + "/samples";
   if (o.grid > 0 && ::mkdir(samples_dir.c_str(), 0777) != 0 && errno != EEXIST)
@@ -102,19 +88,32 @@ int run_training(const TrainOptions& o, const fw::io::Dataset& train, const fw::
     batches.restore(p.batches);
     sample_rng.set_state(p.sample_rng);
   }
+  // One epoch count everywhere: the 1-based epoch of the last step (metrics.csv, progress, checkpoint, JSON).
+  // Epochs completed (for --epochs): the iterator's epoch, plus one when that epoch's last batch was taken.
+  auto epoch_of_last_step = [&] { return p.step == 0 ? int64_t(0) : batches.state().epoch + 1; };
+  auto epochs_completed = [&] {
+    return batches.state().epoch + (batches.state().position >= train.n ? 1 : 0);
+  };
+  p.epoch = epoch_of_last_step();
 
-  Progress progress(::isatty(2) != 0, o.log_every);
+  ProgressStyle style;
+  style.tty = ::isatty(2) != 0;
+  style.quiet = o.quiet;
+  style.every_s = o.progress_every_s;
+  Progress progress(style, o.log_every);
+  const int64_t per_epoch = batches.batches_per_epoch();
   progress.message(describe_options(o) + "  parameters: " + std::to_string(model->num_parameters()) +
                    "\n  training images: " + std::to_string(train.n) + ", validation images: " +
-                   std::to_string(val.n) + ", steps per epoch: " + std::to_string(batches.batches_per_epoch()) +
+                   std::to_string(val.n) + ", steps per epoch: " + std::to_string(per_epoch) +
                    (ck ? "\n  resuming at step " + std::to_string(p.step) + " (epoch " + std::to_string(p.epoch) + ")"
                        : std::string()));
   write_config_json(o, train, val);
   MetricsLog metrics(o.out + "/metrics.csv", ck ? p.step : -1);
 
   const auto run_start = Clock::now();
-  const double elapsed_before = p.elapsed_s;
-  auto run_seconds = [&] { return std::chrono::duration<double>(Clock::now() - run_start).count(); };
+  const double train_before = p.elapsed_s, wall_before = p.wall_s;
+  double train_s = 0;  // training time of this invocation (steps only)
+  auto wall = [&] { return wall_before + seconds_since(run_start); };
   auto last_save_time = Clock::now();
   int64_t last_saved_step = -1;
   auto save = [&] {
@@ -123,27 +122,30 @@ int run_training(const TrainOptions& o, const fw::io::Dataset& train, const fw::
                                "stopped and " + ckpt_path + " keeps the last good state");
     p.batches = batches.state();
     p.sample_rng = sample_rng.state();
-    p.elapsed_s = elapsed_before + run_seconds();
+    p.elapsed_s = train_before + train_s;
+    p.wall_s = wall();
     save_checkpoint(ckpt_path, *model, opt.get(), checkpoint_metadata(o.cfg, stored_options(o), &p));
     last_saved_step = p.step;
     last_save_time = Clock::now();
   };
-  StopSignals signals;
   if (!ck) save();  // step 0: a run always has a checkpoint to resume from
 
   const int64_t dims = o.cfg.channels * o.cfg.height * o.cfg.width;
   int64_t total_steps = o.steps;
   if (o.epochs >= 0) {
-    const int64_t t = o.epochs * batches.batches_per_epoch();
+    const int64_t t = o.epochs * per_epoch;
     total_steps = total_steps < 0 ? t : std::min(total_steps, t);
   }
   auto done = [&] {
-    return (o.steps >= 0 && p.step >= o.steps) || (o.epochs >= 0 && p.epoch >= o.epochs) ||
-           (o.minutes >= 0 && elapsed_before + run_seconds() >= o.minutes * 60);
+    return (o.steps >= 0 && p.step >= o.steps) || (o.epochs >= 0 && epochs_completed() >= o.epochs) ||
+           (o.minutes >= 0 && wall() >= o.minutes * 60);
   };
   int64_t steps_run = 0, images_run = 0;
-  double last_loss = std::nan(""), last_val = std::nan("");
-  while (!done() && !g_signal) {
+  double last_val = std::nan(""), last_val_s = -1, last_grid_s = -1;
+  double latest_epoch_loss = p.epoch_loss_images > 0 ? p.epoch_loss_sum / double(p.epoch_loss_images) : std::nan("");
+  int interrupted = 0;
+  while (!done() && !(interrupted = stop_requested())) {
+    const auto step_start = Clock::now();
     const fw::io::Batch b = batches.next();
     const int64_t step = p.step + 1;
     const fw::Tensor x = fw::Tensor::from_vector({b.n, b.c, b.h, b.w}, b.x);
@@ -160,74 +162,134 @@ int run_training(const TrainOptions& o, const fw::io::Dataset& train, const fw::
     loss.backward();
     if (o.clip > 0) fw::optim::clip_grad_norm(model->parameters(), o.clip);
     opt->step();
+    train_s += seconds_since(step_start);
     p.step = step;
+    p.epoch = b.epoch + 1;
     ++steps_run;
     images_run += b.n;
-    last_loss = lv;
+    p.epoch_loss_sum += lv * double(b.n);
+    p.epoch_loss_images += b.n;
+    latest_epoch_loss = p.epoch_loss_sum / double(p.epoch_loss_images);
     const bool epoch_end = batches.state().position >= train.n;
-    if (epoch_end) ++p.epoch;
 
-    const double secs = run_seconds();
     MetricsRow row;
     row.step = step;
-    row.epoch = b.epoch + 1;
+    row.epoch = p.epoch;
     row.loss_nats = lv;
     row.bits_per_dim = bits_per_dim(lv, dims);
-    row.images_per_s = secs > 0 ? double(images_run) / secs : 0;
-    row.elapsed_s = elapsed_before + secs;
-    StepInfo info{step, total_steps, b.epoch + 1, lv, row.bits_per_dim, row.images_per_s, -1};
-    if (total_steps > 0) info.eta_s = double(total_steps - step) * secs / double(steps_run);
+    row.images_per_s = train_s > 0 ? double(images_run) / train_s : 0;
+    row.elapsed_s = train_before + train_s;
+    // ETA: the steps left at this invocation's speed, plus each epoch end left: a validation (measured, or
+    // estimated as a forward pass, a third of a step, per image) and a grid (measured; unknown before).
+    const double step_s = train_s / double(steps_run);
+    StepInfo info{step, total_steps, p.epoch, lv, row.bits_per_dim, row.images_per_s, -1};
+    if (total_steps > 0) {
+      const double val_est = last_val_s >= 0 ? last_val_s
+                                             : (val.n > 0 && row.images_per_s > 0 ? double(val.n) / row.images_per_s / 3 : 0);
+      info.eta_s = training_eta(step, total_steps, per_epoch, step_s, val_est, last_grid_s);
+    }
     if (o.minutes >= 0) {
-      const double left = std::max(0.0, o.minutes * 60 - row.elapsed_s);
+      const double left = std::max(0.0, o.minutes * 60 - wall());
       info.eta_s = info.eta_s < 0 ? left : std::min(info.eta_s, left);
     }
     progress.step(info);
 
     if (epoch_end) {
+      const double epoch_loss = latest_epoch_loss;
+      p.epoch_loss_sum = 0;
+      p.epoch_loss_images = 0;
       std::string line = "epoch " + std::to_string(p.epoch) + " done at step " + std::to_string(step) +
-                         ": train loss " + fmt_short(lv) + " nats";
-      if (val.n > 0) {
-        const NllResult r = evaluate_nll(*model, val, o.batch, nullptr);
-        row.has_val = true;
-        row.val_nll_nats = r.nll_nats;
-        row.val_bits_per_dim = r.bits_per_dim;
-        last_val = r.nll_nats;
-        line += ", validation NLL " + fmt_short(r.nll_nats) + " nats (" + fmt_short(r.bits_per_dim) + " bits/dim)";
+                         ": train loss " + fmt_short(epoch_loss) + " nats (mean over the epoch)";
+      const std::string who = "epoch " + std::to_string(p.epoch);
+      try {
+        if (val.n > 0) {
+          TaskProgress task(style, who + ": validation", "images");
+          const NllResult r = evaluate_nll(*model, val, o.batch, nullptr,
+                                           [&](int64_t n) { task.update(n, val.n); });  // throws on a signal
+          task.finish();
+          row.val_s = last_val_s = task.elapsed_s();
+          row.has_val = true;
+          row.val_nll_nats = r.nll_nats;
+          row.val_bits_per_dim = r.bits_per_dim;
+          last_val = r.nll_nats;
+          line += ", validation NLL " + fmt_short(r.nll_nats) + " nats (" + fmt_short(r.bits_per_dim) + " bits/dim)";
+        }
+        if (o.grid > 0) {
+          // One draw from the sampling stream per epoch seeds the grid, whatever its size or fate, so the stream
+          // (and resuming) does not depend on timing.
+          const uint64_t grid_seed = sample_rng.next_u64();
+          const double budget = 0.1 * step_s * double(per_epoch);
+          const auto grid_start = Clock::now();
+          int64_t g = o.grid;
+          std::vector<uint8_t> s;
+          for (int attempt = 0; g > 0 && s.empty(); ++attempt) {
+            TaskProgress task(style, who + ": grid of " + std::to_string(g) + " samples", "elements");
+            SampleOptions opts;
+            opts.progress = [&](int64_t d, int64_t total) {
+              task.update(d, total);  // throws on a signal
+              if (o.grid_auto && d >= std::max<int64_t>(1, total / 50)) {
+                const double est = task.elapsed_s() * double(total) / double(d);
+                if (est > budget) throw GridTooSlow{est};
+              }
+            };
+            fw::Rng grid_rng(grid_seed);
+            try {
+              s = sample_images(*model, g, g, grid_rng, opts);
+              task.finish();
+            } catch (const GridTooSlow& slow) {
+              task.finish();
+              const int64_t smaller = attempt < 2 ? int64_t(double(g) * budget / slow.estimate_s * 0.8) : 0;
+              progress.message(who + ": a grid of " + std::to_string(g) + " samples would take about " +
+                               fmt_duration(slow.estimate_s) + ", more than a tenth of the epoch (" +
+                               fmt_duration(budget) + "): " +
+                               (smaller >= 1 ? "drawing " + std::to_string(smaller) + " instead"
+                                             : std::string("skipped (pass --grid N to draw N anyway)")));
+              g = smaller;
+            }
+          }
+          if (!s.empty()) {
+            const std::vector<uint8_t> shown = display_bytes(s.data(), s.size(), o.cfg.levels);
+            char name[32];
+            std::snprintf(name, sizeof name, "/epoch-%04lld.png", (long long)p.epoch);
+            write_grid_png(samples_dir + name, shown.data(), g, o.cfg.channels, o.cfg.height, o.cfg.width,
+                           std::min<int64_t>(g, 8));
+          }
+          row.grid_s = last_grid_s = seconds_since(grid_start);
+        }
+      } catch (const Interrupted& e) {
+        interrupted = e.signal;  // the step is done: its row and a checkpoint are written below
       }
-      if (o.grid > 0) {
-        const std::vector<uint8_t> s = sample_images(*model, o.grid, o.grid, sample_rng);
-        const std::vector<uint8_t> shown = display_bytes(s.data(), s.size(), o.cfg.levels);
-        char name[32];
-        std::snprintf(name, sizeof name, "/epoch-%04lld.png", (long long)p.epoch);
-        write_grid_png(samples_dir + name, shown.data(), o.grid, o.cfg.channels, o.cfg.height, o.cfg.width,
-                       std::min<int64_t>(o.grid, 8));
-      }
-      progress.message(line);
+      if (!interrupted) progress.message(line);
     }
     metrics.add(row);
-    const bool timed = o.save_every_minutes > 0 &&
-                       std::chrono::duration<double>(Clock::now() - last_save_time).count() >= o.save_every_minutes * 60;
-    if (epoch_end || timed || (o.save_every_steps > 0 && step % o.save_every_steps == 0)) save();
+    const bool timed = o.save_every_minutes > 0 && seconds_since(last_save_time) >= o.save_every_minutes * 60;
+    if (!interrupted && (epoch_end || timed || (o.save_every_steps > 0 && step % o.save_every_steps == 0))) save();
+    if (interrupted) break;
   }
   progress.finish();
-  if (last_saved_step != p.step) save();
+  if (last_saved_step != p.step || interrupted) save();
 
-  if (g_signal) {
-    const int sig = g_signal;
-    std::fprintf(stderr, "pixelrnn train: %s received: checkpoint of step %lld saved to %s\n",
-                 sig == SIGINT ? "SIGINT" : "SIGTERM", (long long)p.step, ckpt_path.c_str());
-    return sig == SIGINT ? kExitSigint : kExitSigterm;
-  }
-  std::fprintf(stderr, "pixelrnn train: done: step %lld, epoch %lld, %.1f s; checkpoint %s\n", (long long)p.step,
-               (long long)p.epoch, p.elapsed_s, ckpt_path.c_str());
-  if (o.json) {
-    nlohmann::json j = {{"steps", p.step}, {"epochs", p.epoch}, {"elapsed_s", p.elapsed_s},
-                        {"checkpoint", ckpt_path}};
-    j["train_loss_nats"] = std::isfinite(last_loss) ? nlohmann::json(last_loss) : nlohmann::json(nullptr);
+  auto summary = [&](const char* how) {
+    if (!o.json) return;
+    nlohmann::json j = {{"steps", p.step},          {"epoch", p.epoch},   {"elapsed_s", p.elapsed_s},
+                        {"wall_s", p.wall_s},       {"checkpoint", ckpt_path}};
+    j["interrupted"] = how ? nlohmann::json(how) : nlohmann::json(nullptr);
+    j["train_loss_nats"] = std::isfinite(latest_epoch_loss) ? nlohmann::json(latest_epoch_loss) : nlohmann::json(nullptr);
     j["val_nll_nats"] = std::isfinite(last_val) ? nlohmann::json(last_val) : nlohmann::json(nullptr);
     j["val_bits_per_dim"] = std::isfinite(last_val) ? nlohmann::json(bits_per_dim(last_val, dims)) : nlohmann::json(nullptr);
     std::cout << j.dump() << std::endl;
+  };
+  if (interrupted) {
+    // Always said (also with --quiet): it explains the exit status.
+    std::fprintf(stderr, "pixelrnn train: %s received: checkpoint of step %lld (epoch %lld) saved to %s\n",
+                 signal_name(interrupted).c_str(), (long long)p.step, (long long)p.epoch, ckpt_path.c_str());
+    summary(signal_name(interrupted).c_str());
+    return signal_exit_status(interrupted);
   }
+  if (!o.quiet)
+    std::fprintf(stderr, "pixelrnn train: done: step %lld, epoch %lld, %.1f s of training (%.1f s in all); checkpoint %s\n",
+                 (long long)p.step, (long long)p.epoch, p.elapsed_s, p.wall_s, ckpt_path.c_str());
+  summary(nullptr);
   return kExitOk;
 }
 
