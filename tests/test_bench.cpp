@@ -26,9 +26,9 @@
 #include "framework/ops/reduce.h"
 #include "models/pixel_model.h"
 #include "tests/gradcheck.h"
+#include "tests/tool_harness.h"
 
 namespace prof = fw::profile;
-using Strings = std::vector<std::string>;
 
 namespace {
 
@@ -216,49 +216,15 @@ TEST_CASE("reference kernels: conv2d_reference is bit-identical at 1, 2 and 3 th
 
 namespace {
 
-struct Result {
-  int rc = -1;
-  std::string out, err;
-};
-
-std::string read_text(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(f), {});
-}
-
-Result run_bench(const Strings& args) {
-  const char* exe = std::getenv("PIXELRNN_BIN");
-  REQUIRE_MESSAGE(exe != nullptr, "PIXELRNN_BIN is not set (run through meson test)");
-  char tmpl[] = "/tmp/pixelrnn_bench_XXXXXX";
-  REQUIRE(::mkdtemp(tmpl) != nullptr);
-  const std::string dir = tmpl, out = dir + "/stdout", err = dir + "/stderr";
-  std::vector<std::string> all{exe, "bench"};
+// `pixelrnn bench ARGS` as a subprocess (tests/tool_harness.h).
+tool_harness::Result run_bench(const Strings& args) {
+  tool_harness::TempDir t;
+  Strings all{"bench"};
   all.insert(all.end(), args.begin(), args.end());
-  const pid_t pid = ::fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    const int o = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const int e = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (o < 0 || e < 0) ::_exit(127);
-    ::dup2(o, 1);
-    ::dup2(e, 2);
-    std::vector<char*> argv;
-    for (std::string& a : all) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(exe, argv.data());
-    ::_exit(127);
-  }
-  int status = 0;
-  REQUIRE(::waitpid(pid, &status, 0) == pid);
-  Result r;
-  r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.out = read_text(out);
-  r.err = read_text(err);
-  std::filesystem::remove_all(dir);
-  return r;
+  return tool_harness::run(t, all);
 }
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+using tool_harness::Result;
+using tool_harness::contains;
 
 const Strings kTiny = {"--hidden", "4", "--layers", "1", "--height", "8", "--width", "8", "--batch", "2",
                        "--seconds", "0.2", "--threads", "1"};

@@ -22,6 +22,7 @@
 
 #include "framework/io/idx.h"
 #include "framework/io/safetensors.h"
+#include "tests/test_util.h"
 
 namespace fsys = std::filesystem;
 using Strings = std::vector<std::string>;
@@ -35,19 +36,8 @@ inline std::string bin() {
   return p;
 }
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/pixelrnn_tool_XXXXXX";
-    REQUIRE(::mkdtemp(tmpl) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fsys::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& name) const { return path + "/" + name; }
-};
+using test_util::TempDir;  // tests/test_util.h
+using test_util::contains;
 
 inline std::string read_text(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
@@ -109,7 +99,6 @@ inline Result run(const TempDir& t, const Strings& args, const std::string& cwd 
   return r;
 }
 
-inline bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 // n random 8-bit images of side x side, as MNIST-named IDX files (train and t10k) in folder dir.
 inline void write_idx_dataset(const std::string& dir, int64_t n_train, int64_t n_test, int64_t side, uint32_t seed) {
