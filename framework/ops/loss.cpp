@@ -18,6 +18,7 @@
 #include "framework/backend/backend.h"
 #include "framework/backend/cpu_kernels.h"
 #include "framework/core/autograd.h"
+#include "framework/core/parallel.h"
 #include "framework/ops/reduce.h"
 
 namespace fw {
@@ -37,58 +38,73 @@ template <class T> void row_logsumexp(const T* xo, int64_t K, int64_t inner, std
   for (int64_t i = 0; i < inner; ++i) lse[i] = m[i] + std::log(lse[i]);
 }
 
+// Checks the class indices of rows [0, outer): t: (outer, inner). Before any output is written, so a bad
+// target leaves the outputs untouched whatever the thread count. NaN-safe (the test is before the cast).
+template <class T> bool targets_valid(const T* t, int64_t n, int64_t K) {
+  for (int64_t i = 0; i < n; ++i)
+    if (!(t[i] >= 0 && t[i] < K)) return false;
+  return true;
+}
+
+// One row o of the softmax kernel. lse, acc: (inner,) scratch of the calling task.
 template <class T>
-int softmax_kernel(int mode, int64_t outer, int64_t K, int64_t inner, const fw_kernel_args* a) {
-  std::vector<double> lse(inner), acc(inner);
-  for (int64_t o = 0; o < outer; ++o) {
-    const int64_t row = o * K * inner;  // start of (o, :, :)
-    if (mode == kLogSoftmax) {
-      // y: (outer, K, inner), x: (outer, K, inner)
-      T* y = static_cast<T*>(a->b[0]) + row;
-      const T* x = static_cast<const T*>(a->b[1]) + row;
-      row_logsumexp(x, K, inner, lse);
-      for (int64_t k = 0; k < K; ++k)
-        for (int64_t i = 0; i < inner; ++i) y[k * inner + i] = static_cast<T>(x[k * inner + i] - lse[i]);
-    } else if (mode == kLogSoftmaxBackward) {
-      // dx, dy, y: (outer, K, inner); dx = dy - exp(y) sum_k dy
+void softmax_row(int mode, int64_t o, int64_t K, int64_t inner, const fw_kernel_args* a, std::vector<double>& lse,
+                 std::vector<double>& acc) {
+  const int64_t row = o * K * inner;  // start of (o, :, :)
+  if (mode == kLogSoftmax) {
+    // y: (outer, K, inner), x: (outer, K, inner)
+    T* y = static_cast<T*>(a->b[0]) + row;
+    const T* x = static_cast<const T*>(a->b[1]) + row;
+    row_logsumexp(x, K, inner, lse);
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t i = 0; i < inner; ++i) y[k * inner + i] = static_cast<T>(x[k * inner + i] - lse[i]);
+  } else if (mode == kLogSoftmaxBackward) {
+    // dx, dy, y: (outer, K, inner); dx = dy - exp(y) sum_k dy
+    T* dx = static_cast<T*>(a->b[0]) + row;
+    const T* dy = static_cast<const T*>(a->b[1]) + row;
+    const T* y = static_cast<const T*>(a->b[2]) + row;
+    std::fill(acc.begin(), acc.end(), 0.0);
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t i = 0; i < inner; ++i) acc[i] += dy[k * inner + i];
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t i = 0; i < inner; ++i) {
+        int64_t j = k * inner + i;
+        dx[j] = static_cast<T>(dy[j] - std::exp(static_cast<double>(y[j])) * acc[i]);
+      }
+  } else {
+    // x: (outer, K, inner); t: (outer, inner) class indices, already checked
+    const T* x = static_cast<const T*>(a->b[mode == kXent ? 1 : 2]) + row;
+    const T* t = static_cast<const T*>(a->b[mode == kXent ? 2 : 3]) + o * inner;
+    row_logsumexp(x, K, inner, lse);
+    if (mode == kXent) {
+      T* loss = static_cast<T*>(a->b[0]) + o * inner;  // loss: (outer, inner)
+      for (int64_t i = 0; i < inner; ++i) loss[i] = static_cast<T>(lse[i] - x[static_cast<int64_t>(t[i]) * inner + i]);
+    } else {
+      // dx: (outer, K, inner) = dl (softmax(x) - onehot(t)); dl: (outer, inner)
       T* dx = static_cast<T*>(a->b[0]) + row;
-      const T* dy = static_cast<const T*>(a->b[1]) + row;
-      const T* y = static_cast<const T*>(a->b[2]) + row;
-      std::fill(acc.begin(), acc.end(), 0.0);
-      for (int64_t k = 0; k < K; ++k)
-        for (int64_t i = 0; i < inner; ++i) acc[i] += dy[k * inner + i];
+      const T* dl = static_cast<const T*>(a->b[1]) + o * inner;
       for (int64_t k = 0; k < K; ++k)
         for (int64_t i = 0; i < inner; ++i) {
           int64_t j = k * inner + i;
-          dx[j] = static_cast<T>(dy[j] - std::exp(static_cast<double>(y[j])) * acc[i]);
+          double p = std::exp(static_cast<double>(x[j]) - lse[i]);
+          dx[j] = static_cast<T>(dl[i] * (p - (static_cast<int64_t>(t[i]) == k ? 1.0 : 0.0)));
         }
-    } else {
-      // x: (outer, K, inner); t: (outer, inner) class indices
-      const T* x = static_cast<const T*>(a->b[mode == kXent ? 1 : 2]) + row;
-      const T* t = static_cast<const T*>(a->b[mode == kXent ? 2 : 3]) + o * inner;
-      row_logsumexp(x, K, inner, lse);
-      if (mode == kXent) {
-        T* loss = static_cast<T*>(a->b[0]) + o * inner;  // loss: (outer, inner)
-        for (int64_t i = 0; i < inner; ++i) {
-          if (!(t[i] >= 0 && t[i] < K)) return FW_ERR_INVALID;  // before the cast: NaN-safe
-          int64_t c = static_cast<int64_t>(t[i]);
-          loss[i] = static_cast<T>(lse[i] - x[c * inner + i]);
-        }
-      } else {
-        // dx: (outer, K, inner) = dl (softmax(x) - onehot(t)); dl: (outer, inner)
-        T* dx = static_cast<T*>(a->b[0]) + row;
-        const T* dl = static_cast<const T*>(a->b[1]) + o * inner;
-        for (int64_t i = 0; i < inner; ++i)
-          if (!(t[i] >= 0 && t[i] < K)) return FW_ERR_INVALID;
-        for (int64_t k = 0; k < K; ++k)
-          for (int64_t i = 0; i < inner; ++i) {
-            int64_t j = k * inner + i;
-            double p = std::exp(static_cast<double>(x[j]) - lse[i]);
-            dx[j] = static_cast<T>(dl[i] * (p - (static_cast<int64_t>(t[i]) == k ? 1.0 : 0.0)));
-          }
-      }
     }
   }
+}
+
+// Rows o are independent: fixed chunks of rows run in parallel, each row computed as in the serial loop.
+template <class T>
+int softmax_kernel(int mode, int64_t outer, int64_t K, int64_t inner, const fw_kernel_args* a) {
+  if (mode == kXent || mode == kXentBackward) {
+    const T* t = static_cast<const T*>(a->b[mode == kXent ? 2 : 3]);  // t: (outer, inner)
+    if (!targets_valid(t, outer * inner, K)) return FW_ERR_INVALID;
+  }
+  const int64_t rows_per_chunk = std::max<int64_t>(1, kElementwiseChunk / std::max<int64_t>(1, K * inner));
+  parallel_chunks(outer, rows_per_chunk, [&](int64_t o0, int64_t o1) {
+    std::vector<double> lse(inner), acc(inner);
+    for (int64_t o = o0; o < o1; ++o) softmax_row<T>(mode, o, K, inner, a, lse, acc);
+  });
   return FW_OK;
 }
 int k_softmax(const fw_kernel_args* a) {
@@ -99,15 +115,21 @@ int k_softmax(const fw_kernel_args* a) {
 }
 
 // bce: l = max(x,0) - x t + log1p(exp(-|x|)); backward dx = dl (sigmoid(x) - t).  all: (n,)
+// Elementwise, in fixed chunks run in parallel (chunking never changes a result).
 template <class T> void bce_forward(T* l, const T* x, const T* t, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) l[i] = std::max(x[i], T(0)) - x[i] * t[i] + std::log1p(std::exp(-std::fabs(x[i])));
+  parallel_chunks(n, kElementwiseChunk, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i)
+      l[i] = std::max(x[i], T(0)) - x[i] * t[i] + std::log1p(std::exp(-std::fabs(x[i])));
+  });
 }
 template <class T> void bce_backward(T* dx, const T* dl, const T* x, const T* t, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
-    T e = std::exp(-std::fabs(x[i]));  // in (0, 1]: never overflows
-    T s = x[i] >= 0 ? T(1) / (T(1) + e) : e / (T(1) + e);
-    dx[i] = dl[i] * (s - t[i]);
-  }
+  parallel_chunks(n, kElementwiseChunk, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      T e = std::exp(-std::fabs(x[i]));  // in (0, 1]: never overflows
+      T s = x[i] >= 0 ? T(1) / (T(1) + e) : e / (T(1) + e);
+      dx[i] = dl[i] * (s - t[i]);
+    }
+  });
 }
 int k_bce(const fw_kernel_args* a) {
   int64_t n = a->i[0];
