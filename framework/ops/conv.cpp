@@ -146,32 +146,82 @@ int64_t group_size(const ConvDims& d) {
   return std::clamp<int64_t>((kGroupCols + d.P - 1) / std::max<int64_t>(1, d.P), 1, std::max<int64_t>(1, d.N));
 }
 
+// The window of one tap: output rows [i0, i1) and columns [j0, j1) read input pixels (i + a - pt, j + b - pl);
+// the others read padding.
+struct TapWindow {
+  int64_t i0, i1, j0, j1;
+};
+inline TapWindow tap_window(const Tap& t, const ConvDims& d) {
+  TapWindow w;
+  w.i0 = std::clamp<int64_t>(d.pt - t.a, 0, d.Ho);
+  w.i1 = std::clamp<int64_t>(d.H + d.pt - t.a, w.i0, d.Ho);
+  w.j0 = std::clamp<int64_t>(d.pl - t.b, 0, d.Wo);
+  w.j1 = std::clamp<int64_t>(d.W + d.pl - t.b, w.j0, d.Wo);
+  return w;
+}
+
 // im2col of one tap of one image: out (Ho, Wo) = xpad[c, i + a, j + b], zero where the window reads padding.
-// xn: (Ci, H, W)
+// xn: (Ci, H, W). When Wo == W ("same" width) an output row and an input row have the same length, so the
+// whole window is one shifted span, out[m] = x_c[m + (a - pt) W + (b - pl)]: one memcpy, then the few
+// columns that wrapped into the neighbouring row are zeroed. Otherwise row by row.
 template <class T> void im2col_tap(const T* xn, T* out, const Tap& t, const ConvDims& d) {
-  // Output column j reads input column j + b - pl; valid for j in [j0, j1).
-  const int64_t j0 = std::clamp<int64_t>(d.pl - t.b, 0, d.Wo), j1 = std::clamp<int64_t>(d.W + d.pl - t.b, j0, d.Wo);
+  const TapWindow w = tap_window(t, d);
+  if (w.i1 == w.i0 || w.j1 == w.j0) {
+    std::fill(out, out + d.P, T(0));
+    return;
+  }
+  const T* xc = xn + t.c * d.H * d.W;  // xc: channel c, (H, W)
+  if (d.Wo == d.W) {
+    const int64_t m0 = w.i0 * d.W + w.j0, m1 = (w.i1 - 1) * d.W + w.j1;  // the span of valid outputs
+    const int64_t shift = (t.a - d.pt) * d.W + (t.b - d.pl);
+    std::fill(out, out + m0, T(0));
+    std::memcpy(out + m0, xc + m0 + shift, static_cast<size_t>(m1 - m0) * sizeof(T));
+    std::fill(out + m1, out + d.P, T(0));
+    if (w.j0 > 0 || w.j1 < d.W)
+      for (int64_t i = w.i0; i < w.i1; ++i) {
+        T* row = out + i * d.W;
+        std::fill(row, row + w.j0, T(0));
+        std::fill(row + w.j1, row + d.W, T(0));
+      }
+    return;
+  }
   for (int64_t i = 0; i < d.Ho; ++i, out += d.Wo) {
-    const int64_t hi = i + t.a - d.pt;
-    if (hi < 0 || hi >= d.H) {
+    if (i < w.i0 || i >= w.i1) {
       std::fill(out, out + d.Wo, T(0));
       continue;
     }
-    const T* src = xn + (t.c * d.H + hi) * d.W;  // src: row hi of channel c, (W)
-    std::fill(out, out + j0, T(0));
-    if (j1 > j0) std::memcpy(out + j0, src + (j0 + t.b - d.pl), static_cast<size_t>(j1 - j0) * sizeof(T));
-    std::fill(out + j1, out + d.Wo, T(0));
+    const T* src = xc + (i + t.a - d.pt) * d.W;  // src: row i + a - pt of channel c, (W)
+    std::fill(out, out + w.j0, T(0));
+    std::memcpy(out + w.j0, src + (w.j0 + t.b - d.pl), static_cast<size_t>(w.j1 - w.j0) * sizeof(T));
+    std::fill(out + w.j1, out + d.Wo, T(0));
   }
 }
 
 // col2im of one tap of one image, the adjoint of im2col_tap: dxn += scatter(in).  in: (Ho, Wo), dxn: (Ci, H, W)
-template <class T> void col2im_tap_add(const T* in, T* dxn, const Tap& t, const ConvDims& d) {
-  const int64_t j0 = std::clamp<int64_t>(d.pl - t.b, 0, d.Wo), j1 = std::clamp<int64_t>(d.W + d.pl - t.b, j0, d.Wo);
-  for (int64_t i = 0; i < d.Ho; ++i, in += d.Wo) {
-    const int64_t hi = i + t.a - d.pt;
-    if (hi < 0 || hi >= d.H) continue;
-    T* dst = dxn + (t.c * d.H + hi) * d.W;  // dst: row hi of channel c, (W); output column j hits j + b - pl
-    for (int64_t j = j0; j < j1; ++j) dst[j + t.b - d.pl] += in[j];
+// When Wo == W the window is one shifted span as in im2col_tap: the wrapped columns of `in` (a scratch buffer)
+// are zeroed first, so the span adds exact zeros there, and the rest is one vectorisable loop.
+template <class T> void col2im_tap_add(T* in, T* dxn, const Tap& t, const ConvDims& d) {
+  const TapWindow w = tap_window(t, d);
+  if (w.i1 == w.i0 || w.j1 == w.j0) return;
+  T* xc = dxn + t.c * d.H * d.W;  // xc: channel c of dx, (H, W)
+  if (d.Wo == d.W) {
+    const int64_t m0 = w.i0 * d.W + w.j0, m1 = (w.i1 - 1) * d.W + w.j1;
+    const int64_t shift = (t.a - d.pt) * d.W + (t.b - d.pl);
+    if (w.j0 > 0 || w.j1 < d.W)
+      for (int64_t i = w.i0; i < w.i1; ++i) {
+        T* row = in + i * d.W;
+        std::fill(row, row + w.j0, T(0));
+        std::fill(row + w.j1, row + d.W, T(0));
+      }
+    T* dst = xc + m0 + shift;
+    const T* src = in + m0;
+    for (int64_t m = 0; m < m1 - m0; ++m) dst[m] += src[m];
+    return;
+  }
+  for (int64_t i = w.i0; i < w.i1; ++i) {
+    const T* src = in + i * d.Wo;
+    T* dst = xc + (i + t.a - d.pt) * d.W;  // dst: row i + a - pt of channel c, (W); output j hits j + b - pl
+    for (int64_t j = w.j0; j < w.j1; ++j) dst[j + t.b - d.pl] += src[j];
   }
 }
 
@@ -184,9 +234,10 @@ void im2col(const T* x, T* cols, int64_t n0, int64_t gn, const std::vector<Tap>&
     for (int64_t t = 0; t < gn; ++t) im2col_tap(x + (n0 + t) * d.Ci * d.H * d.W, cols + r * ld + t * d.P, taps[r], d);
 }
 
-// col2im of a group, the adjoint of im2col: dx[n0 + t] += scatter(cols[:, t*P : (t+1)*P]).  cols: (L, gn*P)
+// col2im of a group, the adjoint of im2col: dx[n0 + t] += scatter(cols[:, t*P : (t+1)*P]).  cols: (L, gn*P),
+// scratch (its padding positions are overwritten with zeros)
 template <class T>
-void col2im_add(const T* cols, T* dx, int64_t n0, int64_t gn, const std::vector<Tap>& taps, const ConvDims& d) {
+void col2im_add(T* cols, T* dx, int64_t n0, int64_t gn, const std::vector<Tap>& taps, const ConvDims& d) {
   const int64_t ld = gn * d.P;
   for (int64_t t = 0; t < gn; ++t) {
     T* dxn = dx + (n0 + t) * d.Ci * d.H * d.W;  // dxn: (Ci, H, W)
@@ -266,6 +317,17 @@ template <class T> void conv2d_backward_data(T* dx, const T* dy, const T* w, con
   });
 }
 
+// sum_p v[p] in a fixed order that vectorises: 8 running sums over p = k mod 8, the tail added to sum k,
+// then ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7)). Depends only on n.  v: (n,)
+template <class T> T plane_sum(const T* v, int64_t n) {
+  T s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t p = 0;
+  for (; p + 8 <= n; p += 8)
+    for (int k = 0; k < 8; ++k) s[k] += v[p + k];
+  for (int k = 0; p < n; ++p, ++k) s[k] += v[p];
+  return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
+
 // ---- backward-weight: dw[:, live] += mask * sum_groups dy_group (Co, G*P) cols_group^T (G*P, L);
 // dbias += sum_{n, p} dy[n, :, p]. Dead taps get nothing (their gradient is exactly zero).
 // dw: (Co, Ci, KH, KW) or null (bias only), dy: (N, Co, Ho, Wo), x: (N, Ci, H, W), dbias: (Co) or null
@@ -295,10 +357,7 @@ void conv2d_backward_weight(T* dw, const T* dy, const T* x, T* dbias, const T* m
         }
         for (int64_t n = n0; n < n0 + gn; ++n)
           for (int64_t o = 0; o < bn; ++o) {
-            const T* dyo = dy + (n * d.Co + o) * d.P;
-            T s = 0;
-            for (int64_t p = 0; p < d.P; ++p) s += dyo[p];
-            pb[o] += s;
+            pb[o] += plane_sum(dy + (n * d.Co + o) * d.P, d.P);
           }
       }
     }
