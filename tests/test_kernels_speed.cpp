@@ -2,12 +2,14 @@
 // broadcast and strided index spaces, fixed-chunk TBB parallelism): binary ops over every broadcast pattern
 // the fast paths distinguish, unary ops and their gradients, sum over each dim, the softmax and BCE losses and
 // the copy kernels (permute, concat, shift, skew, flip, upsample), each against plain loops over to_vector()
-// values at sizes spanning many chunks, and each bit-identical at 1, 2 and 3 threads.
+// values at sizes spanning many chunks, and each bit-identical at 1, 2 and 3 threads; the vectorisable float
+// exp / sigmoid / tanh of framework/ops/vec_math.h against double precision, in ulps, and at special values.
 #include <doctest/doctest.h>
 
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -17,6 +19,7 @@
 #include "framework/ops/loss.h"
 #include "framework/ops/reduce.h"
 #include "framework/ops/spatial.h"
+#include "framework/ops/vec_math.h"
 #include "framework/ops/view.h"
 #include "tests/gradcheck.h"
 
@@ -327,4 +330,67 @@ TEST_CASE("copy kernels: permute, concat, shift, skew, flip, upsample against lo
     return std::vector<Tensor>{permute(x, {0, 2, 3, 1}).contiguous(), skew(x), unskew(skew(x), 40), flip(x, 2),
                                shift(x, 2, 3), concat({x, x}, 1), pieces[1].contiguous(), upsample_nearest(x, 2)};
   });
+}
+
+namespace {
+// |a - r| in units of the float ulp at r (r exact, in double); 0 when both are the same infinity or NaN.
+double ulp_error(float a, double r) {
+  if (std::isnan(r)) return std::isnan(a) ? 0.0 : 1e9;
+  const float rf = static_cast<float>(r);
+  if (std::isinf(rf)) return a == rf ? 0.0 : 1e9;
+  const double ulp = std::fabs(rf) == std::numeric_limits<float>::max()
+                         ? std::ldexp(1.0, 104)
+                         : double(std::nextafter(std::fabs(rf), std::numeric_limits<float>::infinity())) - std::fabs(rf);
+  return std::fabs(double(a) - r) / ulp;
+}
+}  // namespace
+
+TEST_CASE("vec_math: float exp, sigmoid and tanh within 1, 3 and 2 ulp of the exact value; special values") {
+  double we = 0, ws = 0, wt = 0;
+  float xe = 0, xs = 0, xt = 0;
+  auto visit = [&](float x) {
+    const double xd = x;
+    const double e = ulp_error(vec_math::exp(x), std::exp(xd));
+    const double s = ulp_error(vec_math::sigmoid(x), 1.0 / (1.0 + std::exp(-xd)));
+    const double t = ulp_error(vec_math::tanh(x), std::tanh(xd));
+    if (e > we) we = e, xe = x;
+    if (s > ws) ws = s, xs = x;
+    if (t > wt) wt = t, xt = x;
+  };
+  for (double x = -110; x <= 95; x += 1e-3) visit(static_cast<float>(x));  // overflow, subnormals, underflow
+  for (double x = -1; x <= 1; x += 1e-5) visit(static_cast<float>(x));     // the tanh polynomial's range
+  for (int k = -149; k <= -1; ++k) visit(std::ldexp(1.0f, k)), visit(-std::ldexp(1.0f, k));  // tiny arguments
+  INFO("worst exp " << we << " ulp at " << xe << ", sigmoid " << ws << " at " << xs << ", tanh " << wt << " at "
+                    << xt);
+  CHECK(we <= 1.0);
+  CHECK(ws <= 3.0);
+  CHECK(wt <= 2.0);
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  CHECK(vec_math::exp(-inf) == 0.0f);
+  CHECK(vec_math::exp(inf) == inf);
+  CHECK(vec_math::exp(89.0f) == inf);       // overflows, as expf
+  CHECK(vec_math::exp(-104.0f) == 0.0f);    // underflows, as expf
+  CHECK(vec_math::exp(-100.0f) > 0.0f);     // a subnormal, as expf
+  CHECK(std::isnan(vec_math::exp(nan)));
+  CHECK(vec_math::sigmoid(inf) == 1.0f);
+  CHECK(vec_math::sigmoid(-inf) == 0.0f);
+  CHECK(vec_math::sigmoid(0.0f) == 0.5f);
+  CHECK(std::isnan(vec_math::sigmoid(nan)));
+  CHECK(vec_math::tanh(inf) == 1.0f);
+  CHECK(vec_math::tanh(-inf) == -1.0f);
+  CHECK(std::signbit(vec_math::tanh(-0.0f)));
+  CHECK(vec_math::tanh(-0.0f) == 0.0f);
+  CHECK(std::isnan(vec_math::tanh(nan)));
+  // the float ops use them (elementwise.cpp), bit for bit
+  Tensor x = rnd({3, 50000}, 14, DType::F32, -30, 30);
+  std::vector<double> xv = x.to_vector(), sv = sigmoid(x).to_vector(), tv = tanh(x).to_vector(),
+                      ev = exp(x).to_vector();
+  int64_t bad = 0;
+  for (size_t i = 0; i < xv.size(); ++i) {
+    const float xi = static_cast<float>(xv[i]);
+    if (float(sv[i]) != vec_math::sigmoid(xi) || float(tv[i]) != vec_math::tanh(xi) ||
+        float(ev[i]) != vec_math::exp(xi))
+      ++bad;
+  }
+  CHECK(bad == 0);
 }

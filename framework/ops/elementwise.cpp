@@ -4,12 +4,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "framework/backend/backend.h"
 #include "framework/backend/cpu_kernels.h"
 #include "framework/core/autograd.h"
 #include "framework/core/parallel.h"
 #include "framework/ops/reduce.h"
+#include "framework/ops/vec_math.h"
 #include "framework/ops/view.h"
 
 namespace fw {
@@ -116,14 +118,25 @@ int k_binary(const fw_kernel_args* k) {
 template <class T> inline T sigmoid_of(T x) {
   return x >= 0 ? T(1) / (T(1) + std::exp(-x)) : std::exp(x) / (T(1) + std::exp(x));
 }
-// Calls body(f) with f(x) the forward function of op (s: the scalar of the *_SCALAR ops).
+// Calls body(f) with f(x) the forward function of op (s: the scalar of the *_SCALAR ops). In float, exp,
+// sigmoid and tanh are the branch-free versions of vec_math.h, which vectorise (libm's are calls).
 template <class T, class F> void with_unary_op(int op, T s, F&& body) {
+  constexpr bool f32 = std::is_same<T, float>::value;
   switch (op) {
     case FW_U_NEG: body([](T x) { return -x; }); break;
-    case FW_U_EXP: body([](T x) { return std::exp(x); }); break;
+    case FW_U_EXP:
+      if constexpr (f32) body([](T x) { return vec_math::exp(x); });
+      else body([](T x) { return std::exp(x); });
+      break;
     case FW_U_LOG: body([](T x) { return std::log(x); }); break;
-    case FW_U_SIGMOID: body([](T x) { return sigmoid_of(x); }); break;
-    case FW_U_TANH: body([](T x) { return std::tanh(x); }); break;
+    case FW_U_SIGMOID:
+      if constexpr (f32) body([](T x) { return vec_math::sigmoid(x); });
+      else body([](T x) { return sigmoid_of(x); });
+      break;
+    case FW_U_TANH:
+      if constexpr (f32) body([](T x) { return vec_math::tanh(x); });
+      else body([](T x) { return std::tanh(x); });
+      break;
     case FW_U_RELU: body([](T x) { return x > 0 ? x : T(0); }); break;
     case FW_U_ADD_SCALAR: body([s](T x) { return x + s; }); break;
     case FW_U_MUL_SCALAR: body([s](T x) { return x * s; }); break;
