@@ -14,11 +14,14 @@
 #include <cstdint>
 #include <cstring>
 
+// Always inlined: a call in the loop body would keep the loop scalar.
+#define FW_VEC_INLINE inline __attribute__((always_inline))
+
 namespace fw {
 namespace vec_math {
 
 // 2^k for an integer k in [-126, 127], from its bits.
-inline float exp2_int(int32_t k) {
+FW_VEC_INLINE float exp2_int(int32_t k) {
   const int32_t bits = (k + 127) << 23;
   float f;
   std::memcpy(&f, &bits, sizeof f);
@@ -27,7 +30,7 @@ inline float exp2_int(int32_t k) {
 
 // c ? a : b on the bits. A float ?: whose arms are computed values is not if-converted under the default
 // -ftrapping-math (the compiler moves each arm's arithmetic under the branch), so the loop would not vectorise.
-inline float select(bool c, float a, float b) {
+FW_VEC_INLINE float select(bool c, float a, float b) {
   int32_t ia, ib;
   std::memcpy(&ia, &a, sizeof ia);
   std::memcpy(&ib, &b, sizeof ib);
@@ -38,7 +41,7 @@ inline float select(bool c, float a, float b) {
   return f;
 }
 
-inline float exp(float x) {
+FW_VEC_INLINE float exp(float x) {
   // Clamp so that n stays in [-150, 129] (the result is 0 or inf beyond); NaN passes through.
   float xc = select(x < -104.0f, -104.0f, x);
   xc = select(xc > 89.0f, 89.0f, xc);
@@ -63,13 +66,13 @@ inline float exp(float x) {
 
 // 1 / (1 + exp(-x)), through e = exp(-|x|) in [0, 1] so that nothing overflows: q = 1 / (1 + e) for x >= 0,
 // e q for x < 0.
-inline float sigmoid(float x) {
+FW_VEC_INLINE float sigmoid(float x) {
   const float e = exp(-__builtin_fabsf(x));
   const float q = 1.0f / (1.0f + e);
   return q * select(x >= 0.0f, 1.0f, e);
 }
 
-inline float tanh(float x) {
+FW_VEC_INLINE float tanh(float x) {
   const float ax = __builtin_fabsf(x);
   // |x| < 0.625: x + x^3 P(x^2); x itself at +-0 (keeps the sign of a zero)
   const float z = x * x;
