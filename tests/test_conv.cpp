@@ -46,14 +46,14 @@ const Case kCases[] = {
     {"2x3 asymmetric pad, no bias", 2, 2, 4, 5, 3, 2, 3, {2, 0, 1, 3}, false, false},
     {"3x3 valid, output 1x1", 2, 2, 3, 3, 3, 3, 3, {0, 0, 0, 0}, true, true},
     {"3x3 window larger than padded input side", 1, 1, 1, 2, 2, 3, 3, {1, 1, 1, 0}, false, true},
-    // The group GEMM (group_size: G*P >= kGroupCols = 512 columns) and the live taps (conv.cpp).
+    // The group GEMM (group_size: G*P >= kGroupCols = 512 columns, G <= ceil(N / 2)) and the live taps.
     {"3x3 mask B (5 live taps), 16x16, batch 5: groups of 2 + 2 + 1", 5, 2, 16, 16, 3, 3, 3, {1, 1, 1, 1}, kMaskB, true},
     {"7x7 mask A (24 live taps), 12x12, batch 9: groups of 4 + 4 + 1", 9, 1, 12, 12, 4, 7, 7, {3, 3, 3, 3}, kMaskA, true},
-    {"(1,3) state conv of 1-row images, batch 7: one group", 7, 4, 1, 6, 8, 1, 3, {0, 0, 1, 1}, false, false},
-    {"(2,1) top pad 1 on a column, batch 6: one group", 6, 3, 5, 1, 8, 2, 1, {1, 0, 0, 0}, false, false},
+    {"(1,3) state conv of 1-row images, batch 7: groups of 4 + 3", 7, 4, 1, 6, 8, 1, 3, {0, 0, 1, 1}, false, false},
+    {"(2,1) top pad 1 on a column, batch 6: groups of 3 + 3", 6, 3, 5, 1, 8, 2, 1, {1, 0, 0, 0}, false, false},
     {"3x3 same on 1-row images: rows a = 0, 2 only read padding", 4, 2, 1, 7, 3, 3, 3, {1, 1, 1, 1}, false, true},
     {"1x1 direct, 32x40, batch 3: groups of one image, no im2col", 3, 3, 32, 40, 4, 1, 1, {0, 0, 0, 0}, false, true},
-    {"1x1 direct, masked with dead columns, batch 6: grouped", 6, 6, 5, 5, 4, 1, 1, {0, 0, 0, 0}, kDeadColumns, true},
+    {"1x1 direct, masked with dead columns, batch 6: groups of 3 + 3", 6, 6, 5, 5, 4, 1, 1, {0, 0, 0, 0}, kDeadColumns, true},
     {"3x3 mask with dead columns, batch 3", 3, 3, 6, 6, 5, 3, 3, {1, 1, 1, 1}, kDeadColumns, true},
     {"3x3 mask all zero: y = bias, no weight gradient", 2, 2, 4, 4, 3, 3, 3, {1, 1, 1, 1}, kZeroMask, true},
 };
@@ -246,8 +246,11 @@ TEST_CASE("conv2d is bit-identical run to run and across thread counts") {
   SUBCASE("3x3 mask with dead columns, 10x10, batch 23: groups of 6 + 6 + 6 + 5") {
     check_deterministic({23, 4, 10, 10}, {6, 4, 3, 3}, {1, 1, 1, 1}, kDeadColumns);
   }
-  SUBCASE("(1,3) state conv of 1-row images, batch 16: one group") {
+  SUBCASE("(1,3) state conv of 1-row images, batch 16: two groups of 8") {
     check_deterministic({16, 8, 1, 28}, {32, 8, 1, 3}, {0, 0, 1, 1}, kNoMask);
+  }
+  SUBCASE("(1,3) state conv of 1-row images, batch 1: one group of one image") {
+    check_deterministic({1, 8, 1, 28}, {32, 8, 1, 3}, {0, 0, 1, 1}, kNoMask);
   }
   SUBCASE("1x1 direct, 40x40, batch 5: groups of one image, no im2col") {
     check_deterministic({5, 8, 40, 40}, {8, 8, 1, 1}, {0, 0, 0, 0}, kNoMask);

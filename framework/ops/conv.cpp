@@ -4,7 +4,8 @@
 //
 // Layout. With K = Ci*KH*KW taps (c, a, b), P = Ho*Wo, and L <= K live taps (see live_taps: the taps the mask
 // zeroes for every output channel, or whose window only reads padding, are skipped), the images are taken in
-// groups of G (group_size: G*P >= kGroupCols columns, fixed by the geometry) and a group is one GEMM:
+// groups of G (group_size: G*P >= kGroupCols columns or half the batch, fixed by the geometry) and a group is
+// one GEMM:
 //   cols: (L, G*P), cols[r, t*P + i*Wo + j] = xpad[n0 + t, c_r, i + a_r, j + b_r]   (im2col of the live taps)
 //   w_eff = (w * mask)[:, live taps]: (Co, L); dy_group: (Co, G*P) (dy of the group's images side by side)
 //   forward          y_group  = bias + w_eff (Co, L) cols (L, G*P)
@@ -137,13 +138,15 @@ const T* compact_weight(const T* w, const T* mask, const std::vector<Tap>& taps,
   return store.data();
 }
 
-// Images per group GEMM: enough that the group's columns G*P reach kGroupCols, at most N. A 28-pixel row of
-// the Row LSTM joins a batch of 16 into one GEMM; a 28x28 image (P = 784) is a group of its own, whose column
-// matrix is already wide and whose output the GEMM writes straight into y. Depends only on the geometry,
-// never on the thread count.
+// Images per group GEMM: enough that the group's columns G*P reach kGroupCols, but at most half the batch
+// (rounded up), so that a batch of two or more images makes at least two groups for two threads to share.
+// A 28-pixel row of the Row LSTM at batch 16 is two GEMMs of 8 images (was 16 GEMMs of 28 columns); a 28x28
+// image (P = 784) is a group of its own, whose column matrix is already wide and whose output the GEMM
+// writes straight into y. Depends only on the geometry, never on the thread count.
 constexpr int64_t kGroupCols = 512;
 int64_t group_size(const ConvDims& d) {
-  return std::clamp<int64_t>((kGroupCols + d.P - 1) / std::max<int64_t>(1, d.P), 1, std::max<int64_t>(1, d.N));
+  const int64_t wide = (kGroupCols + d.P - 1) / std::max<int64_t>(1, d.P), half = (d.N + 1) / 2;
+  return std::max<int64_t>(1, std::min(wide, half));
 }
 
 // The window of one tap: output rows [i0, i1) and columns [j0, j1) read input pixels (i + a - pt, j + b - pl);
