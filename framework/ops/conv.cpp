@@ -2,19 +2,23 @@
 // im2col + GEMM, llm.c style: the three CPU kernels (forward, backward-data, backward-weight) side by side, then
 // the op that launches them and records its gradient, then the naive six-loop reference.
 //
-// Layout. Per image n, with K = Ci*KH*KW and P = Ho*Wo:
-//   cols: (K, P), cols[(c*KH + a)*KW + b, i*Wo + j] = xpad[n, c, i + a, j + b]   (im2col)
-//   w viewed as (Co, K) (its natural row-major layout), y[n] viewed as (Co, P):
-//   forward          y[n]  = w_eff (Co, K) cols (K, P) + bias
-//   backward-data    dx[n] += col2im(w_eff^T (K, Co) dy[n] (Co, P))
-//   backward-weight  dw    += mask * sum_n dy[n] (Co, P) cols_n^T (P, K);  dbias += sum_{n,p} dy[n, :, p]
-// A 1x1 kernel without padding has cols == x[n] (Ci, H*W): no im2col, plain GEMM.
+// Layout. With K = Ci*KH*KW taps (c, a, b), P = Ho*Wo, and L <= K live taps (see live_taps: the taps the mask
+// zeroes for every output channel, or whose window only reads padding, are skipped), the images are taken in
+// groups of G (group_size: G*P >= kGroupCols columns or half the batch, fixed by the geometry) and a group is
+// one GEMM:
+//   cols: (L, G*P), cols[r, t*P + i*Wo + j] = xpad[n0 + t, c_r, i + a_r, j + b_r]   (im2col of the live taps)
+//   w_eff = (w * mask)[:, live taps]: (Co, L); dy_group: (Co, G*P) (dy of the group's images side by side)
+//   forward          y_group  = bias + w_eff (Co, L) cols (L, G*P)
+//   backward-data    dx[n]   += col2im(w_eff^T (L, Co) dy_group (Co, G*P))   (image n's columns)
+//   backward-weight  dw[:, live] += mask * sum_groups dy_group (Co, G*P) cols^T (G*P, L); dbias += sum dy
+// A 1x1 kernel without padding, all taps live, in a group of one image has cols == x[n]: no im2col.
 //
-// Threads: parallel over images with tbb::parallel_for; OpenBLAS single-threaded inside each task. Per-image
-// results do not depend on which thread runs them. The weight gradient sums per-chunk partials: the batch is
-// cut into min(N, kWeightChunks) fixed chunks (independent of the thread count), each summed in image order,
-// and the partials are added in chunk order, so every result is bit-identical at any thread count.
-// Scratch: the (K, P) column buffer is thread-local and grows to the largest call (no allocation per call).
+// Threads: parallel over groups with tbb::parallel_for; OpenBLAS single-threaded inside each task. Per-group
+// results do not depend on which thread runs them, and the groups do not depend on the thread count. The
+// weight gradient sums per-chunk partials: the groups are cut into min(groups, kWeightChunks) fixed chunks,
+// each summed in group order, and the partials are added in chunk order, so every result is bit-identical at
+// any thread count.
+// Scratch: the column and group buffers are thread-local and grow to the largest call (no allocation per call).
 #include "framework/ops/conv.h"
 
 #include <algorithm>
@@ -60,9 +64,9 @@ bool dims_from(const fw_conv2d_geometry& g, ConvDims& d) {
 
 using blas::gemm;  // framework/ops/blas.h: row-major C = alpha op(A) op(B) + beta C with leading dimensions
 
-// Thread-local column buffer of at least n elements. Only used inside one task body, which never waits on TBB,
-// so no other task can run on this thread while the buffer is live.
-template <class T> T* cols_scratch(size_t n) {
+// Thread-local scratch buffer `Slot` of at least n elements. Only used inside one task body, which never waits
+// on TBB, so no other task can run on this thread while the buffer is live.
+template <class T, int Slot> T* scratch(size_t n) {
   thread_local std::vector<T> buf;
   if (buf.size() < n) buf.resize(n);
   return buf.data();
@@ -80,137 +84,278 @@ template <class F> void for_items(int64_t n, double flops_per_item, F&& body) {
                     [&](const tbb::blocked_range<int64_t>& r) { body(r.begin(), r.end()); });
 }
 
-// im2col for one image.  x: (Ci, H, W) -> cols: (K, P), zero where the window reads padding.
-template <class T> void im2col(const T* x, T* cols, const ConvDims& d) {
+// The live taps: the rows (c, a, b) of the column matrix that can meet a nonzero weight. A tap is dead when
+// the mask zeroes it for every output channel (a 3x3 mask-B kernel keeps 5 of 9, the 7x7 mask-A one 24 of 49)
+// or when its window only ever reads padding (a 3x3 kernel on a 1-row input: rows a = 0 and 2). Dead taps
+// contribute exact zeros to y and dx and receive a zero weight gradient, so the kernels skip them: they
+// im2col only the live rows and multiply by w_eff compacted to the live columns.
+struct Tap {
+  int64_t k, c, a, b;  // k = (c*KH + a)*KW + b, the column of w viewed as (Co, K)
+};
+template <class T> std::vector<Tap> live_taps(const T* mask, const ConvDims& d) {
+  std::vector<Tap> taps;
+  taps.reserve(static_cast<size_t>(d.K));
   for (int64_t c = 0; c < d.Ci; ++c)
     for (int64_t a = 0; a < d.KH; ++a)
       for (int64_t b = 0; b < d.KW; ++b) {
-        T* row = cols + ((c * d.KH + a) * d.KW + b) * d.P;  // row: (Ho, Wo)
-        // Output column j reads input column j + b - pl; valid for j in [j0, j1).
-        const int64_t j0 = std::clamp<int64_t>(d.pl - b, 0, d.Wo), j1 = std::clamp<int64_t>(d.W + d.pl - b, j0, d.Wo);
-        for (int64_t i = 0; i < d.Ho; ++i) {
-          T* out = row + i * d.Wo;
-          const int64_t hi = i + a - d.pt;
-          if (hi < 0 || hi >= d.H) {
-            std::fill(out, out + d.Wo, T(0));
-            continue;
-          }
-          const T* src = x + (c * d.H + hi) * d.W;  // src: row hi of channel c, (W)
-          std::fill(out, out + j0, T(0));
-          if (j1 > j0) std::memcpy(out + j0, src + (j0 + b - d.pl), static_cast<size_t>(j1 - j0) * sizeof(T));
-          std::fill(out + j1, out + d.Wo, T(0));
-        }
+        // Output row i reads input row i + a - pt, for i in [0, Ho): live if that range meets [0, H).
+        if (a - d.pt > d.H - 1 || a - d.pt + d.Ho - 1 < 0) continue;
+        if (b - d.pl > d.W - 1 || b - d.pl + d.Wo - 1 < 0) continue;
+        const int64_t k = (c * d.KH + a) * d.KW + b;
+        bool live = !mask;
+        for (int64_t o = 0; o < d.Co && !live; ++o) live = mask[o * d.K + k] != T(0);
+        if (live) taps.push_back({k, c, a, b});
       }
+  return taps;
 }
 
-// col2im for one image, the adjoint of im2col: dx += scatter(cols).  cols: (K, P), dx: (Ci, H, W).
-template <class T> void col2im_add(const T* cols, T* dx, const ConvDims& d) {
-  for (int64_t c = 0; c < d.Ci; ++c)
-    for (int64_t a = 0; a < d.KH; ++a)
-      for (int64_t b = 0; b < d.KW; ++b) {
-        const T* row = cols + ((c * d.KH + a) * d.KW + b) * d.P;  // row: (Ho, Wo)
-        const int64_t j0 = std::clamp<int64_t>(d.pl - b, 0, d.Wo), j1 = std::clamp<int64_t>(d.W + d.pl - b, j0, d.Wo);
-        for (int64_t i = 0; i < d.Ho; ++i) {
-          const int64_t hi = i + a - d.pt;
-          if (hi < 0 || hi >= d.H) continue;
-          const T* src = row + i * d.Wo;
-          T* dst = dx + (c * d.H + hi) * d.W;  // dst: row hi of channel c, (W); output j hits j + b - pl
-          for (int64_t j = j0; j < j1; ++j) dst[j + b - d.pl] += src[j];
-        }
-      }
-}
-
-// w_eff = w * mask, or w itself when there is no mask.  w, mask, store: (Co, K)
-template <class T> const T* effective_weight(const T* w, const T* mask, int64_t n, std::vector<T>& store) {
-  if (!mask) return w;
-  store.resize(static_cast<size_t>(n));
-  for (int64_t e = 0; e < n; ++e) store[e] = w[e] * mask[e];
+// w_eff compacted to the live taps: we (Co, L) = (w * mask)[:, taps]. Returns w itself when every tap is live
+// and there is no mask.  w, mask: (Co, K)
+template <class T>
+const T* compact_weight(const T* w, const T* mask, const std::vector<Tap>& taps, const ConvDims& d,
+                        std::vector<T>& store) {
+  const int64_t L = static_cast<int64_t>(taps.size());
+  if (!mask && L == d.K) return w;
+  store.resize(static_cast<size_t>(d.Co * L));
+  for (int64_t o = 0; o < d.Co; ++o)
+    for (int64_t r = 0; r < L; ++r) {
+      const int64_t e = o * d.K + taps[r].k;
+      store[o * L + r] = mask ? w[e] * mask[e] : w[e];
+    }
   return store.data();
 }
 
-// ---- forward: y[n] (Co, P) = w_eff (Co, K) cols_n (K, P) + bias.
+// Images per group GEMM: enough that the group's columns G*P reach kGroupCols, but at most half the batch
+// (rounded up), so that a batch of two or more images makes at least two groups for two threads to share.
+// A 28-pixel row of the Row LSTM at batch 16 is two GEMMs of 8 images (was 16 GEMMs of 28 columns); a 28x28
+// image (P = 784) is a group of its own, whose column matrix is already wide and whose output the GEMM
+// writes straight into y. Depends only on the geometry, never on the thread count.
+constexpr int64_t kGroupCols = 512;
+int64_t group_size(const ConvDims& d) {
+  const int64_t wide = (kGroupCols + d.P - 1) / std::max<int64_t>(1, d.P), half = (d.N + 1) / 2;
+  return std::max<int64_t>(1, std::min(wide, half));
+}
+
+// The window of one tap: output rows [i0, i1) and columns [j0, j1) read input pixels (i + a - pt, j + b - pl);
+// the others read padding.
+struct TapWindow {
+  int64_t i0, i1, j0, j1;
+};
+inline TapWindow tap_window(const Tap& t, const ConvDims& d) {
+  TapWindow w;
+  w.i0 = std::clamp<int64_t>(d.pt - t.a, 0, d.Ho);
+  w.i1 = std::clamp<int64_t>(d.H + d.pt - t.a, w.i0, d.Ho);
+  w.j0 = std::clamp<int64_t>(d.pl - t.b, 0, d.Wo);
+  w.j1 = std::clamp<int64_t>(d.W + d.pl - t.b, w.j0, d.Wo);
+  return w;
+}
+
+// im2col of one tap of one image: out (Ho, Wo) = xpad[c, i + a, j + b], zero where the window reads padding.
+// xn: (Ci, H, W). When Wo == W ("same" width) an output row and an input row have the same length, so the
+// whole window is one shifted span, out[m] = x_c[m + (a - pt) W + (b - pl)]: one memcpy, then the few
+// columns that wrapped into the neighbouring row are zeroed. Otherwise row by row.
+template <class T> void im2col_tap(const T* xn, T* out, const Tap& t, const ConvDims& d) {
+  const TapWindow w = tap_window(t, d);
+  if (w.i1 == w.i0 || w.j1 == w.j0) {
+    std::fill(out, out + d.P, T(0));
+    return;
+  }
+  const T* xc = xn + t.c * d.H * d.W;  // xc: channel c, (H, W)
+  if (d.Wo == d.W) {
+    const int64_t m0 = w.i0 * d.W + w.j0, m1 = (w.i1 - 1) * d.W + w.j1;  // the span of valid outputs
+    const int64_t shift = (t.a - d.pt) * d.W + (t.b - d.pl);
+    std::fill(out, out + m0, T(0));
+    std::memcpy(out + m0, xc + m0 + shift, static_cast<size_t>(m1 - m0) * sizeof(T));
+    std::fill(out + m1, out + d.P, T(0));
+    if (w.j0 > 0 || w.j1 < d.W)
+      for (int64_t i = w.i0; i < w.i1; ++i) {
+        T* row = out + i * d.W;
+        std::fill(row, row + w.j0, T(0));
+        std::fill(row + w.j1, row + d.W, T(0));
+      }
+    return;
+  }
+  for (int64_t i = 0; i < d.Ho; ++i, out += d.Wo) {
+    if (i < w.i0 || i >= w.i1) {
+      std::fill(out, out + d.Wo, T(0));
+      continue;
+    }
+    const T* src = xc + (i + t.a - d.pt) * d.W;  // src: row i + a - pt of channel c, (W)
+    std::fill(out, out + w.j0, T(0));
+    std::memcpy(out + w.j0, src + (w.j0 + t.b - d.pl), static_cast<size_t>(w.j1 - w.j0) * sizeof(T));
+    std::fill(out + w.j1, out + d.Wo, T(0));
+  }
+}
+
+// col2im of one tap of one image, the adjoint of im2col_tap: dxn += scatter(in).  in: (Ho, Wo), dxn: (Ci, H, W)
+// When Wo == W the window is one shifted span as in im2col_tap: the wrapped columns of `in` (a scratch buffer)
+// are zeroed first, so the span adds exact zeros there, and the rest is one vectorisable loop.
+template <class T> void col2im_tap_add(T* in, T* dxn, const Tap& t, const ConvDims& d) {
+  const TapWindow w = tap_window(t, d);
+  if (w.i1 == w.i0 || w.j1 == w.j0) return;
+  T* xc = dxn + t.c * d.H * d.W;  // xc: channel c of dx, (H, W)
+  if (d.Wo == d.W) {
+    const int64_t m0 = w.i0 * d.W + w.j0, m1 = (w.i1 - 1) * d.W + w.j1;
+    const int64_t shift = (t.a - d.pt) * d.W + (t.b - d.pl);
+    if (w.j0 > 0 || w.j1 < d.W)
+      for (int64_t i = w.i0; i < w.i1; ++i) {
+        T* row = in + i * d.W;
+        std::fill(row, row + w.j0, T(0));
+        std::fill(row + w.j1, row + d.W, T(0));
+      }
+    T* dst = xc + m0 + shift;
+    const T* src = in + m0;
+    for (int64_t m = 0; m < m1 - m0; ++m) dst[m] += src[m];
+    return;
+  }
+  for (int64_t i = w.i0; i < w.i1; ++i) {
+    const T* src = in + i * d.Wo;
+    T* dst = xc + (i + t.a - d.pt) * d.W;  // dst: row i + a - pt of channel c, (W); output j hits j + b - pl
+    for (int64_t j = w.j0; j < w.j1; ++j) dst[j + t.b - d.pl] += src[j];
+  }
+}
+
+// im2col of a group of gn images starting at n0: cols (L, gn*P), cols[r, t*P + p] = tap r of image n0 + t.
+// x: (N, Ci, H, W)
+template <class T>
+void im2col(const T* x, T* cols, int64_t n0, int64_t gn, const std::vector<Tap>& taps, const ConvDims& d) {
+  const int64_t ld = gn * d.P;
+  for (size_t r = 0; r < taps.size(); ++r)
+    for (int64_t t = 0; t < gn; ++t) im2col_tap(x + (n0 + t) * d.Ci * d.H * d.W, cols + r * ld + t * d.P, taps[r], d);
+}
+
+// col2im of a group, the adjoint of im2col: dx[n0 + t] += scatter(cols[:, t*P : (t+1)*P]).  cols: (L, gn*P),
+// scratch (its padding positions are overwritten with zeros)
+template <class T>
+void col2im_add(T* cols, T* dx, int64_t n0, int64_t gn, const std::vector<Tap>& taps, const ConvDims& d) {
+  const int64_t ld = gn * d.P;
+  for (int64_t t = 0; t < gn; ++t) {
+    T* dxn = dx + (n0 + t) * d.Ci * d.H * d.W;  // dxn: (Ci, H, W)
+    for (size_t r = 0; r < taps.size(); ++r) col2im_tap_add(cols + r * ld + t * d.P, dxn, taps[r], d);
+  }
+}
+
+// The column matrix of a group: x[n0] itself when it already is one (1x1 without padding, every tap live, a
+// group of one image), else im2col into scratch slot 0.  Returns cols: (L, gn*P)
+template <class T>
+const T* group_cols(const T* x, int64_t n0, int64_t gn, const std::vector<Tap>& taps, const ConvDims& d) {
+  if (d.direct && gn == 1 && static_cast<int64_t>(taps.size()) == d.K) return x + n0 * d.Ci * d.H * d.W;
+  T* buf = scratch<T, 0>(taps.size() * static_cast<size_t>(gn * d.P));
+  im2col(x, buf, n0, gn, taps, d);
+  return buf;
+}
+
+// dy of a group as one (Co, gn*P) matrix: dy[n0] itself for a group of one, else gathered into scratch slot 1.
+// dy: (N, Co, Ho, Wo)
+template <class T> const T* group_dy(const T* dy, int64_t n0, int64_t gn, const ConvDims& d) {
+  if (gn == 1) return dy + n0 * d.Co * d.P;
+  T* buf = scratch<T, 1>(static_cast<size_t>(d.Co * gn * d.P));
+  for (int64_t o = 0; o < d.Co; ++o)
+    for (int64_t t = 0; t < gn; ++t)
+      std::memcpy(buf + o * gn * d.P + t * d.P, dy + ((n0 + t) * d.Co + o) * d.P, static_cast<size_t>(d.P) * sizeof(T));
+  return buf;
+}
+
+// ---- forward: per group of G images, out (Co, G*P) = bias + w_eff[:, live] (Co, L) cols (L, G*P) (out
+// prefilled with the bias, GEMM with beta 1), then y[n, o, :] = out[o, image n's P columns].
 // y: (N, Co, Ho, Wo), x: (N, Ci, H, W), w: (Co, Ci, KH, KW), bias: (Co) or null, mask: like w or null
 template <class T>
 void conv2d_forward(T* y, const T* x, const T* w, const T* bias, const T* mask, const ConvDims& d) {
+  const std::vector<Tap> taps = live_taps(mask, d);
+  const int64_t L = static_cast<int64_t>(taps.size()), G = group_size(d), groups = (d.N + G - 1) / G;
   std::vector<T> wstore;
-  const T* we = effective_weight(w, mask, d.Co * d.K, wstore);
-  for_items(d.N, 2.0 * d.Co * d.K * d.P, [&](int64_t n0, int64_t n1) {
-    for (int64_t n = n0; n < n1; ++n) {
-      const T* xn = x + n * d.Ci * d.H * d.W;  // xn: (Ci, H, W)
-      T* yn = y + n * d.Co * d.P;              // yn: (Co, P)
-      const T* cols = xn;                      // cols: (K, P)
-      if (!d.direct) {
-        T* buf = cols_scratch<T>(static_cast<size_t>(d.K * d.P));
-        im2col(xn, buf, d);
-        cols = buf;
-      }
-      if (bias)
-        for (int64_t o = 0; o < d.Co; ++o) std::fill(yn + o * d.P, yn + (o + 1) * d.P, bias[o]);
-      gemm(false, false, d.Co, d.P, d.K, T(1), we, d.K, cols, d.P, bias ? T(1) : T(0), yn, d.P);
+  const T* we = compact_weight(w, mask, taps, d, wstore);  // we: (Co, L)
+  for_items(groups, 2.0 * d.Co * std::max<int64_t>(1, L) * d.P * G, [&](int64_t g0, int64_t g1) {
+    for (int64_t g = g0; g < g1; ++g) {
+      const int64_t n0 = g * G, gn = std::min(G, d.N - n0), ld = gn * d.P;
+      // out: (Co, gn*P); y[n0] itself for a group of one image
+      T* out = gn == 1 ? y + n0 * d.Co * d.P : scratch<T, 1>(static_cast<size_t>(d.Co * ld));
+      if (bias || L == 0)
+        for (int64_t o = 0; o < d.Co; ++o) std::fill(out + o * ld, out + (o + 1) * ld, bias ? bias[o] : T(0));
+      if (L > 0)
+        gemm(false, false, d.Co, ld, L, T(1), we, L, group_cols(x, n0, gn, taps, d), ld, bias ? T(1) : T(0),
+                  out, ld);
+      if (gn > 1)
+        for (int64_t t = 0; t < gn; ++t)
+          for (int64_t o = 0; o < d.Co; ++o)
+            std::memcpy(y + ((n0 + t) * d.Co + o) * d.P, out + o * ld + t * d.P, static_cast<size_t>(d.P) * sizeof(T));
     }
   });
 }
 
-// ---- backward-data: dx[n] += col2im(w_eff^T (K, Co) dy[n] (Co, P)).
+// ---- backward-data: per group, cols (L, G*P) = w_eff[:, live]^T (L, Co) dy_group (Co, G*P), then
+// dx[n] += col2im(image n's columns). A 1x1 kernel without padding on one image adds the GEMM into dx[n].
 // dx: (N, Ci, H, W), dy: (N, Co, Ho, Wo), w and mask: (Co, Ci, KH, KW)
 template <class T> void conv2d_backward_data(T* dx, const T* dy, const T* w, const T* mask, const ConvDims& d) {
+  const std::vector<Tap> taps = live_taps(mask, d);
+  const int64_t L = static_cast<int64_t>(taps.size()), G = group_size(d), groups = (d.N + G - 1) / G;
+  if (L == 0) return;  // every tap dead: dx += 0
   std::vector<T> wstore;
-  const T* we = effective_weight(w, mask, d.Co * d.K, wstore);
-  for_items(d.N, 2.0 * d.Co * d.K * d.P, [&](int64_t n0, int64_t n1) {
-    for (int64_t n = n0; n < n1; ++n) {
-      T* dxn = dx + n * d.Ci * d.H * d.W;  // dxn: (Ci, H, W)
-      const T* dyn = dy + n * d.Co * d.P;  // dyn: (Co, P)
-      if (d.direct) {                      // dxn (Ci, HW) += w_eff^T (Ci, Co) dyn (Co, HW)
-        gemm(true, false, d.K, d.P, d.Co, T(1), we, d.K, dyn, d.P, T(1), dxn, d.P);
+  const T* we = compact_weight(w, mask, taps, d, wstore);  // we: (Co, L)
+  for_items(groups, 2.0 * d.Co * L * d.P * G, [&](int64_t g0, int64_t g1) {
+    for (int64_t g = g0; g < g1; ++g) {
+      const int64_t n0 = g * G, gn = std::min(G, d.N - n0), ld = gn * d.P;
+      const T* dyg = group_dy(dy, n0, gn, d);  // dyg: (Co, gn*P)
+      if (d.direct && gn == 1 && L == d.K) {   // dx[n0] (Ci, HW) += w_eff^T (Ci, Co) dy[n0] (Co, HW)
+        gemm(true, false, d.K, d.P, d.Co, T(1), we, d.K, dyg, d.P, T(1), dx + n0 * d.Ci * d.H * d.W, d.P);
         continue;
       }
-      T* cols = cols_scratch<T>(static_cast<size_t>(d.K * d.P));  // cols: (K, P)
-      gemm(true, false, d.K, d.P, d.Co, T(1), we, d.K, dyn, d.P, T(0), cols, d.P);
-      col2im_add(cols, dxn, d);
+      T* cols = scratch<T, 0>(static_cast<size_t>(L * ld));  // cols: (L, gn*P)
+      gemm(true, false, L, ld, d.Co, T(1), we, L, dyg, ld, T(0), cols, ld);
+      col2im_add(cols, dx, n0, gn, taps, d);
     }
   });
 }
 
-// ---- backward-weight: dw += mask * sum_n dy[n] (Co, P) cols_n^T (P, K); dbias += sum_{n, p} dy[n, :, p].
+// sum_p v[p] in a fixed order that vectorises: 8 running sums over p = k mod 8, the tail added to sum k,
+// then ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7)). Depends only on n.  v: (n,)
+template <class T> T plane_sum(const T* v, int64_t n) {
+  T s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t p = 0;
+  for (; p + 8 <= n; p += 8)
+    for (int k = 0; k < 8; ++k) s[k] += v[p + k];
+  for (int k = 0; p < n; ++p, ++k) s[k] += v[p];
+  return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
+
+// ---- backward-weight: dw[:, live] += mask * sum_groups dy_group (Co, G*P) cols_group^T (G*P, L);
+// dbias += sum_{n, p} dy[n, :, p]. Dead taps get nothing (their gradient is exactly zero).
 // dw: (Co, Ci, KH, KW) or null (bias only), dy: (N, Co, Ho, Wo), x: (N, Ci, H, W), dbias: (Co) or null
 template <class T>
 void conv2d_backward_weight(T* dw, const T* dy, const T* x, T* dbias, const T* mask, const ConvDims& d) {
-  const int64_t chunks = std::min(d.N, kWeightChunks);
-  if (chunks == 0) return;  // empty batch: nothing to add
-  const int64_t wn = dw ? d.Co * d.K : 0, bn = dbias ? d.Co : 0;
-  // part: (chunks, Co*K + Co), uninitialised: the first image of each chunk writes its row with beta = 0
-  std::unique_ptr<T[]> part(new T[static_cast<size_t>(chunks * (wn + bn))]);
-  auto chunk_begin = [&](int64_t c) { return c * d.N / chunks; };
-  const double flops_per_chunk = (dw ? 2.0 * d.Co * d.K * d.P : d.Co * d.P) * d.N / std::max<int64_t>(1, chunks);
+  if (d.N == 0) return;  // empty batch: nothing to add
+  const std::vector<Tap> taps = dw ? live_taps(mask, d) : std::vector<Tap>();
+  const int64_t L = static_cast<int64_t>(taps.size()), G = group_size(d), groups = (d.N + G - 1) / G;
+  const int64_t chunks = std::min(groups, kWeightChunks);
+  const int64_t wn = d.Co * L, bn = dbias ? d.Co : 0, total = wn + bn;
+  if (total == 0) return;
+  // part: (chunks, Co*L + Co), uninitialised: the first group of each chunk writes its row with beta = 0
+  std::unique_ptr<T[]> part(new T[static_cast<size_t>(chunks * total)]);
+  auto chunk_begin = [&](int64_t c) { return c * groups / chunks; };  // in groups
+  const double flops_per_chunk = (wn ? 2.0 * d.Co * L * d.P : d.Co * d.P) * d.N / chunks;
   for_items(chunks, flops_per_chunk, [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c) {
-      T* pw = part.get() + c * (wn + bn);  // pw: (Co, K)
-      T* pb = pw + wn;                      // pb: (Co)
+      T* pw = part.get() + c * total;  // pw: (Co, L)
+      T* pb = pw + wn;                 // pb: (Co)
       std::fill(pb, pb + bn, T(0));
-      for (int64_t n = chunk_begin(c); n < chunk_begin(c + 1); ++n) {
-        const T* dyn = dy + n * d.Co * d.P;  // dyn: (Co, P)
-        if (dw) {
-          const T* cols = x + n * d.Ci * d.H * d.W;  // cols: (K, P)
-          if (!d.direct) {
-            T* buf = cols_scratch<T>(static_cast<size_t>(d.K * d.P));
-            im2col(cols, buf, d);
-            cols = buf;
+      for (int64_t g = chunk_begin(c); g < chunk_begin(c + 1); ++g) {
+        const int64_t n0 = g * G, gn = std::min(G, d.N - n0), ld = gn * d.P;
+        if (wn) {
+          const T* dyg = group_dy(dy, n0, gn, d);  // dyg: (Co, gn*P)
+          const T* cols = group_cols(x, n0, gn, taps, d);  // cols: (L, gn*P)
+          gemm(false, true, d.Co, L, ld, T(1), dyg, ld, cols, ld, g == chunk_begin(c) ? T(0) : T(1), pw, L);
+        }
+        for (int64_t n = n0; n < n0 + gn; ++n)
+          for (int64_t o = 0; o < bn; ++o) {
+            pb[o] += plane_sum(dy + (n * d.Co + o) * d.P, d.P);
           }
-          const bool first = n == chunk_begin(c);
-          gemm(false, true, d.Co, d.K, d.P, T(1), dyn, d.P, cols, d.P, first ? T(0) : T(1), pw, d.K);
-        }
-        for (int64_t o = 0; o < bn; ++o) {
-          T s = 0;
-          for (int64_t p = 0; p < d.P; ++p) s += dyn[o * d.P + p];
-          pb[o] += s;
-        }
       }
     }
   });
   // Reduce the partials in chunk order, in place into chunk 0's row: element e is ((p0 + p1) + p2) + ...
   // whatever the thread count. Parallel over fixed blocks of elements; the inner loops vectorise.
-  const int64_t total = wn + bn, block = 4096, blocks = (wn + block - 1) / block;
-  T* sum = part.get();  // sum: (Co*K + Co), chunk 0's row
+  const int64_t block = 4096, blocks = (wn + block - 1) / block;
+  T* sum = part.get();  // sum: (Co*L + Co), chunk 0's row
   for_items(blocks, 2.0 * block * chunks, [&](int64_t b0, int64_t b1) {
     for (int64_t bi = b0; bi < b1; ++bi) {
       const int64_t e0 = bi * block, e1 = std::min(wn, e0 + block);
@@ -218,10 +363,10 @@ void conv2d_backward_weight(T* dw, const T* dy, const T* x, T* dbias, const T* m
         const T* pc = part.get() + c * total;  // pc: chunk c's row
         for (int64_t e = e0; e < e1; ++e) sum[e] += pc[e];
       }
-      if (mask)
-        for (int64_t e = e0; e < e1; ++e) dw[e] += mask[e] * sum[e];
-      else
-        for (int64_t e = e0; e < e1; ++e) dw[e] += sum[e];
+      for (int64_t e = e0; e < e1; ++e) {  // compact (o, r) -> dw (o, taps[r].k)
+        const int64_t o = e / L, k = o * d.K + taps[e % L].k;
+        dw[k] += mask ? mask[k] * sum[e] : sum[e];
+      }
     }
   });
   for (int64_t o = 0; o < bn; ++o) {  // dbias: Co sums, serial, same order
@@ -230,7 +375,6 @@ void conv2d_backward_weight(T* dw, const T* dy, const T* x, T* dbias, const T* m
     dbias[o] += s;
   }
 }
-
 template <class T> const T* in(const fw_buffer& b) { return static_cast<const T*>(b.ptr); }
 template <class T> T* out(const fw_buffer& b) { return static_cast<T*>(b.ptr); }
 

@@ -2,41 +2,77 @@
 // into a contiguous tensor), the checked block copy every data-movement op uses, clone and dtype conversion.
 #include "framework/ops/copy.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "framework/backend/backend.h"
 #include "framework/core/autograd.h"
+#include "framework/core/parallel.h"
 
 namespace fw {
 namespace {
 
-// fill: y[i] = v.  y: (n,)
+// fill: y[i] = value.  y: (n,), fixed chunks in parallel.
 template <class T> void fill_forward(T* y, int64_t n, T v) {
-  for (int64_t i = 0; i < n; ++i) y[i] = v;
+  parallel_chunks(n, kElementwiseChunk, [&](int64_t i0, int64_t i1) { std::fill(y + i0, y + i1, v); });
 }
-
-// copy_block: y[yoff + sum idx*ys] = x[xoff + sum idx*xs] over idx in shape (odometer over the outer dims).
+// copy_block: y[yoff + sum idx*ys] = x[xoff + sum idx*xs] over idx in shape (odometer over outer dims).
+// Size-1 dims are dropped and dims that both sides step over as one block are merged, so a copy of whole
+// rows becomes one long row; rows of unit stride on both sides are memcpy'd, a source stride 0 is a fill.
+// Rows are cut into fixed chunks run in parallel; each element is written once, so chunking changes nothing.
 template <class T>
 void copy_block_forward(T* y, const T* x, int nd, const int64_t* shape, const int64_t* ys, const int64_t* xs,
                         int64_t yoff, int64_t xoff) {
   int64_t n = 1;
   for (int d = 0; d < nd; ++d) n *= shape[d];
   if (n == 0) return;
-  if (nd == 0) { y[yoff] = x[xoff]; return; }
-  int64_t idx[FW_MAX_DIMS] = {0};
-  const int64_t inner = shape[nd - 1], iy = ys[nd - 1], ix = xs[nd - 1];
-  for (int64_t o = 0; o < n; o += inner) {
-    int64_t oy = yoff, ox = xoff;
-    for (int d = 0; d < nd - 1; ++d) { oy += idx[d] * ys[d]; ox += idx[d] * xs[d]; }
-    if (iy == 1 && ix == 1) std::memcpy(y + oy, x + ox, sizeof(T) * static_cast<size_t>(inner));
-    else for (int64_t j = 0; j < inner; ++j) y[oy + j * iy] = x[ox + j * ix];
-    for (int d = nd - 2; d >= 0; --d) {
-      if (++idx[d] < shape[d]) break;
-      idx[d] = 0;
+  int64_t sh[8], sy[8], sx[8];
+  int m = 0;
+  for (int d = 0; d < nd; ++d) {
+    if (shape[d] == 1) continue;
+    if (m > 0 && sy[m - 1] == ys[d] * shape[d] && sx[m - 1] == xs[d] * shape[d]) {
+      sh[m - 1] *= shape[d];
+      sy[m - 1] = ys[d];
+      sx[m - 1] = xs[d];
+      continue;
     }
+    sh[m] = shape[d];
+    sy[m] = ys[d];
+    sx[m] = xs[d];
+    ++m;
   }
+  if (m == 0) {
+    y[yoff] = x[xoff];
+    return;
+  }
+  const int64_t inner = sh[m - 1], iy = sy[m - 1], ix = sx[m - 1], rows = n / inner;
+  bool y_overlaps = false;  // a destination stride 0 writes one element from several rows: keep them serial
+  for (int d = 0; d < m; ++d) y_overlaps = y_overlaps || sy[d] == 0;
+  const int64_t chunk = y_overlaps ? rows : std::max<int64_t>(1, kElementwiseChunk / inner);
+  parallel_chunks(rows, chunk, [&](int64_t r0, int64_t r1) {
+    int64_t idx[8] = {0};  // the row r0 as an index over the outer dims
+    for (int64_t d = m - 2, r = r0; d >= 0; --d) {
+      idx[d] = r % sh[d];
+      r /= sh[d];
+    }
+    for (int64_t r = r0; r < r1; ++r) {
+      int64_t oy = yoff, ox = xoff;
+      for (int d = 0; d < m - 1; ++d) {
+        oy += idx[d] * sy[d];
+        ox += idx[d] * sx[d];
+      }
+      T* yr = y + oy;
+      const T* xr = x + ox;
+      if (iy == 1 && ix == 1) std::memmove(yr, xr, static_cast<size_t>(inner) * sizeof(T));
+      else if (iy == 1 && ix == 0) std::fill(yr, yr + inner, xr[0]);
+      else for (int64_t j = 0; j < inner; ++j) yr[j * iy] = xr[j * ix];
+      for (int d = m - 2; d >= 0; --d) {
+        if (++idx[d] < sh[d]) break;
+        idx[d] = 0;
+      }
+    }
+  });
 }
-
 }  // namespace
 
 int cpu_fill(int32_t dtype, const fw_fill_params* p) {

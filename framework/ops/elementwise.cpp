@@ -2,23 +2,50 @@
 // fw_unary_params, fw_unary_backward_params), then the ops beside their gradients.
 #include "framework/ops/elementwise.h"
 
+#include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "framework/backend/backend.h"
 #include "framework/core/autograd.h"
+#include "framework/core/parallel.h"
 #include "framework/ops/reduce.h"
+#include "framework/ops/vec_math.h"
 #include "framework/ops/view.h"
 
 namespace fw {
 namespace {
 
 // ---- binary: y = a (op) b over a broadcast index space. y: out shape; a, b: strides 0 on broadcast dims.
-template <class T> inline T apply_binary(int op, T a, T b) {
+// Fast paths: the op is chosen once outside the loops (one loop per op, so each vectorises); dims that are
+// contiguous in y, a and b alike are merged, so a bias (1, C, 1, 1) added to (N, C, H, W) becomes rows of
+// H*W with a scalar b; the rows are cut into fixed chunks of about kElementwiseChunk elements and run in
+// parallel. Every element is computed alone, so the result does not depend on the chunking or the threads.
+struct AddOp { template <class T> T operator()(T a, T b) const { return a + b; } };
+struct SubOp { template <class T> T operator()(T a, T b) const { return a - b; } };
+struct MulOp { template <class T> T operator()(T a, T b) const { return a * b; } };
+struct DivOp { template <class T> T operator()(T a, T b) const { return a / b; } };
+template <class F> void with_binary_op(int op, F&& body) {
   switch (op) {
-    case FW_B_ADD: return a + b;
-    case FW_B_SUB: return a - b;
-    case FW_B_MUL: return a * b;
-    default: return a / b;
+    case FW_B_ADD: body(AddOp{}); break;
+    case FW_B_SUB: body(SubOp{}); break;
+    case FW_B_MUL: body(MulOp{}); break;
+    default: body(DivOp{}); break;
+  }
+}
+// One row of `len` elements: y[j] = a[j*ia] (op) b[j*ib]; unit and zero strides get their own loops.
+template <class T, class Op>
+inline void binary_row(T* y, const T* a, const T* b, int64_t len, int64_t ia, int64_t ib, Op f) {
+  if (ia == 1 && ib == 1) {
+    for (int64_t j = 0; j < len; ++j) y[j] = f(a[j], b[j]);
+  } else if (ia == 1 && ib == 0) {
+    const T bv = b[0];
+    for (int64_t j = 0; j < len; ++j) y[j] = f(a[j], bv);
+  } else if (ia == 0 && ib == 1) {
+    const T av = a[0];
+    for (int64_t j = 0; j < len; ++j) y[j] = f(av, b[j]);
+  } else {
+    for (int64_t j = 0; j < len; ++j) y[j] = f(a[j * ia], b[j * ib]);
   }
 }
 template <class T>
@@ -27,58 +54,107 @@ void binary_forward(T* y, const T* a, const T* b, int nd, const int64_t* shape, 
   int64_t n = 1;
   for (int d = 0; d < nd; ++d) n *= shape[d];
   if (n == 0) return;
-  bool flat = true;  // both operands dense over the whole index space
-  int64_t acc = 1;
-  for (int d = nd - 1; d >= 0; --d) {
-    if (shape[d] != 1 && (sa[d] != acc || sb[d] != acc)) flat = false;
-    acc *= shape[d];
-  }
-  if (flat || nd == 0) {
-    for (int64_t i = 0; i < n; ++i) y[i] = apply_binary(op, a[i], b[i]);
-    return;
-  }
-  int64_t idx[8] = {0};
-  int64_t inner = shape[nd - 1], ia = sa[nd - 1], ib = sb[nd - 1];
-  for (int64_t o = 0; o < n; o += inner) {
-    int64_t oa = 0, ob = 0;
-    for (int d = 0; d < nd - 1; ++d) { oa += idx[d] * sa[d]; ob += idx[d] * sb[d]; }
-    for (int64_t j = 0; j < inner; ++j) y[o + j] = apply_binary(op, a[oa + j * ia], b[ob + j * ib]);
-    for (int d = nd - 2; d >= 0; --d) {
-      if (++idx[d] < shape[d]) break;
-      idx[d] = 0;
+  // Coalesce: drop size-1 dims, merge dim d into d+1 when both operands step over d as over a block of d+1.
+  int64_t sh[8], xa[8], xb[8];
+  int m = 0;
+  for (int d = 0; d < nd; ++d) {
+    if (shape[d] == 1) continue;
+    if (m > 0 && xa[m - 1] == sa[d] * shape[d] && xb[m - 1] == sb[d] * shape[d]) {
+      sh[m - 1] *= shape[d];
+      xa[m - 1] = sa[d];
+      xb[m - 1] = sb[d];
+      continue;
     }
+    sh[m] = shape[d];
+    xa[m] = sa[d];
+    xb[m] = sb[d];
+    ++m;
   }
+  if (m == 0) {  // a single element
+    sh[0] = 1;
+    xa[0] = xb[0] = 0;
+    m = 1;
+  }
+  const int64_t inner = sh[m - 1], ia = xa[m - 1], ib = xb[m - 1], rows = n / inner;
+  with_binary_op(op, [&](auto f) {
+    parallel_chunks(rows, std::max<int64_t>(1, kElementwiseChunk / inner), [&](int64_t r0, int64_t r1) {
+      int64_t idx[8] = {0};  // the row r0 as an index over the outer dims
+      for (int64_t d = m - 2, r = r0; d >= 0; --d) {
+        idx[d] = r % sh[d];
+        r /= sh[d];
+      }
+      for (int64_t r = r0; r < r1; ++r) {
+        int64_t oa = 0, ob = 0;
+        for (int d = 0; d < m - 1; ++d) {
+          oa += idx[d] * xa[d];
+          ob += idx[d] * xb[d];
+        }
+        binary_row(y + r * inner, a + oa, b + ob, inner, ia, ib, f);
+        for (int d = m - 2; d >= 0; --d) {
+          if (++idx[d] < sh[d]) break;
+          idx[d] = 0;
+        }
+      }
+    });
+  });
 }
 // ---- unary: y = f(x); backward dx = dy * f'(x, y).  x, y, dx, dy: (n,)
-template <class T> inline T apply_unary(int op, T x, T s) {
+// The op is chosen once outside the loop (one loop per op: the cheap ones vectorise), and the elements are
+// cut into fixed chunks run in parallel; each element is computed alone, so chunking never changes a result.
+template <class T> inline T sigmoid_of(T x) {
+  return x >= 0 ? T(1) / (T(1) + std::exp(-x)) : std::exp(x) / (T(1) + std::exp(x));
+}
+// Calls body(f) with f(x) the forward function of op (s: the scalar of the *_SCALAR ops). In float, exp,
+// sigmoid and tanh are the branch-free versions of vec_math.h, which vectorise (libm's are calls).
+template <class T, class F> void with_unary_op(int op, T s, F&& body) {
+  constexpr bool f32 = std::is_same<T, float>::value;
   switch (op) {
-    case FW_U_NEG: return -x;
-    case FW_U_EXP: return std::exp(x);
-    case FW_U_LOG: return std::log(x);
-    case FW_U_SIGMOID: return x >= 0 ? T(1) / (T(1) + std::exp(-x)) : std::exp(x) / (T(1) + std::exp(x));
-    case FW_U_TANH: return std::tanh(x);
-    case FW_U_RELU: return x > 0 ? x : T(0);
-    case FW_U_ADD_SCALAR: return x + s;
-    default: return x * s;  // FW_U_MUL_SCALAR
+    case FW_U_NEG: body([](T x) { return -x; }); break;
+    case FW_U_EXP:
+      if constexpr (f32) body([](T x) { return vec_math::exp(x); });
+      else body([](T x) { return std::exp(x); });
+      break;
+    case FW_U_LOG: body([](T x) { return std::log(x); }); break;
+    case FW_U_SIGMOID:
+      if constexpr (f32) body([](T x) { return vec_math::sigmoid(x); });
+      else body([](T x) { return sigmoid_of(x); });
+      break;
+    case FW_U_TANH:
+      if constexpr (f32) body([](T x) { return vec_math::tanh(x); });
+      else body([](T x) { return std::tanh(x); });
+      break;
+    case FW_U_RELU: body([](T x) { return x > 0 ? x : T(0); }); break;
+    case FW_U_ADD_SCALAR: body([s](T x) { return x + s; }); break;
+    default: body([s](T x) { return x * s; }); break;  // FW_U_MUL_SCALAR
   }
 }
-template <class T> inline T unary_derivative(int op, T x, T y, T s) {
+// Calls body(g) with g(dy, x, y) = dy * f'(x, y) for op.
+template <class T, class F> void with_unary_derivative(int op, T s, F&& body) {
   switch (op) {
-    case FW_U_NEG: return T(-1);
-    case FW_U_EXP: return y;
-    case FW_U_LOG: return T(1) / x;
-    case FW_U_SIGMOID: return y * (T(1) - y);
-    case FW_U_TANH: return T(1) - y * y;
-    case FW_U_RELU: return x > 0 ? T(1) : T(0);
-    case FW_U_ADD_SCALAR: return T(1);
-    default: return s;  // FW_U_MUL_SCALAR
+    case FW_U_NEG: body([](T dy, T, T) { return dy * T(-1); }); break;
+    case FW_U_EXP: body([](T dy, T, T y) { return dy * y; }); break;
+    case FW_U_LOG: body([](T dy, T x, T) { return dy * (T(1) / x); }); break;
+    case FW_U_SIGMOID: body([](T dy, T, T y) { return dy * (y * (T(1) - y)); }); break;
+    case FW_U_TANH: body([](T dy, T, T y) { return dy * (T(1) - y * y); }); break;
+    // relu: dy where x > 0, else +0 (a select, which vectorises; dy * 0 would keep -0 and NaN, as torch does not)
+    case FW_U_RELU: body([](T dy, T x, T) { return x > 0 ? dy : T(0); }); break;
+    case FW_U_ADD_SCALAR: body([](T dy, T, T) { return dy * T(1); }); break;
+    default: body([s](T dy, T, T) { return dy * s; }); break;  // FW_U_MUL_SCALAR
   }
 }
 template <class T> void unary_forward(T* y, const T* x, int64_t n, int op, T s) {
-  for (int64_t i = 0; i < n; ++i) y[i] = apply_unary(op, x[i], s);
+  with_unary_op<T>(op, s, [&](auto f) {
+    parallel_chunks(n, kElementwiseChunk, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) y[i] = f(x[i]);
+    });
+  });
 }
 template <class T> void unary_backward(T* dx, const T* dy, const T* x, const T* y, int64_t n, int op, T s) {
-  for (int64_t i = 0; i < n; ++i) dx[i] = dy[i] * unary_derivative(op, x[i], y[i], s);
+  with_unary_derivative<T>(op, s, [&](auto g) {
+    parallel_chunks(n, kElementwiseChunk, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) dx[i] = g(dy[i], x[i], y[i]);
+    });
+  });
 }
 }  // namespace
 

@@ -6,6 +6,7 @@
 
 #include "framework/backend/backend.h"
 #include "framework/core/autograd.h"
+#include "framework/core/parallel.h"
 #include "framework/ops/elementwise.h"
 #include "framework/ops/view.h"
 
@@ -13,15 +14,31 @@ namespace fw {
 namespace {
 
 // sum_dim: y[o, i] = sum_r x[o, r, i], r ascending.  x: (outer, red, inner), y: (outer, inner)
+// Work items are (o, block of up to kElementwiseChunk i's), run in fixed chunks in parallel. Each y[o, i] is
+// summed alone, from 0 in r order (the inner loop over i vectorises across outputs, never across r), so
+// the result is the same at any thread count.
 template <class T> void sum_dim_forward(T* y, const T* x, int64_t outer, int64_t red, int64_t inner) {
-  for (int64_t o = 0; o < outer; ++o) {
-    T* yo = y + o * inner;
-    for (int64_t i = 0; i < inner; ++i) yo[i] = T(0);
-    for (int64_t r = 0; r < red; ++r) {
-      const T* xr = x + (o * red + r) * inner;
-      for (int64_t i = 0; i < inner; ++i) yo[i] += xr[i];
+  if (outer == 0 || inner == 0) return;
+  const int64_t iblock = std::min<int64_t>(inner, kElementwiseChunk), nib = (inner + iblock - 1) / iblock;
+  const int64_t per_item = std::max<int64_t>(1, red) * iblock;
+  parallel_chunks(outer * nib, std::max<int64_t>(1, kElementwiseChunk / per_item), [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t o = t / nib, i0 = (t % nib) * iblock, i1 = std::min(inner, i0 + iblock);
+      T* yo = y + o * inner;
+      if (inner == 1) {  // a plain sum along r
+        T s = T(0);
+        const T* xo = x + o * red;
+        for (int64_t r = 0; r < red; ++r) s += xo[r];
+        yo[0] = s;
+        continue;
+      }
+      for (int64_t i = i0; i < i1; ++i) yo[i] = T(0);
+      for (int64_t r = 0; r < red; ++r) {
+        const T* xr = x + (o * red + r) * inner;
+        for (int64_t i = i0; i < i1; ++i) yo[i] += xr[i];
+      }
     }
-  }
+  });
 }
 }  // namespace
 

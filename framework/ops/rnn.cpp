@@ -19,7 +19,7 @@
 #include "framework/core/autograd.h"
 #include "framework/core/parallel.h"
 #include "framework/ops/blas.h"
-#include "framework/ops/vmath.h"
+#include "framework/ops/vec_math.h"
 
 namespace fw {
 namespace {
@@ -53,7 +53,13 @@ template <class T> void im2col_prev(const Scan& s, const T* hs, int64_t n0, int6
     }
 }
 
-// One row of L positions of one unit: the gate activations, the cell, and h (vectorisable: vmath, restrict).
+// The cell's activations: in float the branch-free framework/ops/vec_math.h (they vectorise), in double libm's.
+inline float sigmoid_of(float x) { return vec_math::sigmoid(x); }
+inline float tanh_of(float x) { return vec_math::tanh(x); }
+inline double sigmoid_of(double x) { return x >= 0 ? 1.0 / (1.0 + std::exp(-x)) : std::exp(x) / (1.0 + std::exp(x)); }
+inline double tanh_of(double x) { return std::tanh(x); }
+
+// One row of L positions of one unit: the gate activations, the cell, and h (vectorisable: vec_math, restrict).
 // z*: the state-to-state contributions (zeros at step 0); cp: c_{t-1} (zeros at step 0).
 template <class T>
 [[gnu::always_inline]] inline void cell_row_body(int64_t L, const T* __restrict gi, const T* __restrict gf,
@@ -64,10 +70,10 @@ template <class T>
                                                  T* __restrict ao, T* __restrict ag, T* __restrict ac,
                                                  T* __restrict at, T* __restrict hout) {
   for (int64_t l = 0; l < L; ++l) {
-    const T i = vmath::sigmoid(gi[l] + zi[l]), f = vmath::sigmoid(gf[l] + zf[l]), o = vmath::sigmoid(go[l] + zo[l]);
-    const T g = vmath::tanh(gg[l] + zg[l]);
+    const T i = sigmoid_of(gi[l] + zi[l]), f = sigmoid_of(gf[l] + zf[l]), o = sigmoid_of(go[l] + zo[l]);
+    const T g = tanh_of(gg[l] + zg[l]);
     const T c = f * cp[l] + i * g;
-    const T tc = vmath::tanh(c);
+    const T tc = tanh_of(c);
     ai[l] = i;
     af[l] = f;
     ao[l] = o;
