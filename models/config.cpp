@@ -19,7 +19,7 @@ bool is_layer_kind(const std::string& s) { return s == "pixelcnn" || s == "row_l
 }
 
 int64_t default_layers(const std::string& model) {
-  if (model == "pixelcnn") return 6;
+  if (model == "pixelcnn" || model == "gated_pixelcnn") return 6;
   if (model == "diagonal_bilstm") return 2;  // the slowest per layer: 2 (W + H - 1) sequential steps
   return 3;  // row_lstm, and each of multiscale's two networks
 }
@@ -28,8 +28,8 @@ int64_t default_layers(const std::string& model) {
 
 ModelConfig ModelConfig::resolved() const {
   ModelConfig c = *this;
-  if (c.model != "multiscale" && !is_layer_kind(c.model))
-    fail("model", "unknown model '" + c.model + "' (pixelcnn, row_lstm, diagonal_bilstm, multiscale)");
+  if (c.model != "multiscale" && c.model != "gated_pixelcnn" && !is_layer_kind(c.model))
+    fail("model", "unknown model '" + c.model + "' (pixelcnn, row_lstm, diagonal_bilstm, multiscale, gated_pixelcnn)");
   if (c.channels != 1 && c.channels != 3) fail("channels", std::to_string(c.channels) + " is not 1 or 3");
   if (c.levels != 2 && c.levels != 256) fail("levels", std::to_string(c.levels) + " is not 2 or 256");
   if (c.levels == 2 && c.channels != 1)

@@ -47,6 +47,6 @@ class PixelModel : public fw::nn::Module {
 std::unique_ptr<PixelModel> make_model(const ModelConfig& cfg, fw::Rng& rng);
 // The same with the parameters in `dtype` (F64 for float64 gradient checks).
 std::unique_ptr<PixelModel> make_model(const ModelConfig& cfg, fw::Rng& rng, fw::DType dtype);
-std::vector<std::string> model_names();  // pixelcnn, row_lstm, diagonal_bilstm, multiscale
+std::vector<std::string> model_names();  // pixelcnn, row_lstm, diagonal_bilstm, multiscale, gated_pixelcnn
 
 }  // namespace pixelrnn

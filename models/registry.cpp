@@ -1,16 +1,20 @@
-// models/registry.cpp: builds a PixelRNN-family model from its name and configuration (paper sections 3.1-3.6).
+// models/registry.cpp: builds a PixelRNN-family model from its name and configuration (paper sections 3.1-3.6), and
+// the Gated PixelCNN of "Conditional Image Generation with PixelCNN Decoders" (models/gated_pixelcnn.h).
 #include <stdexcept>
 
+#include "models/gated_pixelcnn.h"
 #include "models/multiscale.h"
 #include "models/network.h"
 #include "models/pixel_model.h"
 
 namespace pixelrnn {
 
-std::vector<std::string> model_names() { return {"pixelcnn", "row_lstm", "diagonal_bilstm", "multiscale"}; }
+std::vector<std::string> model_names() { return {"pixelcnn", "row_lstm", "diagonal_bilstm", "multiscale", "gated_pixelcnn"};
+}
 
 std::unique_ptr<PixelModel> make_model(const ModelConfig& cfg, fw::Rng& rng, fw::DType dtype) {
   ModelConfig c = cfg.resolved();  // throws std::invalid_argument naming the field
+  if (c.model == "gated_pixelcnn") return std::make_unique<GatedPixelCNN>(c, rng, dtype);
   if (c.model == "multiscale") return std::make_unique<MultiScalePixelRNN>(c, rng, dtype);
   if (c.model == "pixelcnn" || c.model == "row_lstm" || c.model == "diagonal_bilstm")
     return std::make_unique<PixelNetwork>(c, rng, dtype);

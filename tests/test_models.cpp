@@ -243,7 +243,8 @@ TEST_CASE("config: defaults, validation naming the field, metadata round trip") 
   meta = m.to_metadata();
   meta["model.hidden"] = "12x";
   CHECK_THROWS_WITH_AS(ModelConfig::from_metadata(meta), doctest::Contains("model.hidden"), std::invalid_argument);
-  CHECK(model_names() == std::vector<std::string>{"pixelcnn", "row_lstm", "diagonal_bilstm", "multiscale"});
+  CHECK(model_names() ==
+        std::vector<std::string>{"pixelcnn", "row_lstm", "diagonal_bilstm", "multiscale", "gated_pixelcnn"});
 }
 
 TEST_CASE("masks A and B: greyscale and R, G, B groups (section 3.4)") {
@@ -353,9 +354,14 @@ TEST_CASE("parameter names and shapes (docs/weights.md)") {
 
 // ---------------------------------------------------------------------------------------------------------------
 TEST_CASE("causality of every model, both output kinds, 1 and 3 channels: gradients and perturbations") {
-  for_each_kind({"pixelcnn", "row_lstm", "diagonal_bilstm"}, [](const std::string& name, int64_t C, int64_t K) {
+  for_each_kind({"pixelcnn", "row_lstm", "diagonal_bilstm", "gated_pixelcnn"},
+                [](const std::string& name, int64_t C, int64_t K) {
     fw::Rng rng(3);
-    auto m = make_model(tiny(name, C, K, 5), rng);
+    ModelConfig cfg = tiny(name, C, K, 5);
+    // The Gated PixelCNN's stream into the output stack carries h maps (the others' 2h): 4 units per colour
+    // group, as the others have, so that few outputs sit behind ReLUs that are off for every input.
+    if (name == "gated_pixelcnn") cfg.hidden = 4 * C;
+    auto m = make_model(cfg, rng);
     Tensor base = random_images(1, C, 5, 5, K, 5);
     check_causal([&](const Tensor& x) { return m->logits(x); }, base, K);
   });
