@@ -23,6 +23,9 @@ struct ModelConfig {
                                    // (1023 for 3 channels, the largest multiple of 3 not above 1024)
   std::string inner = "row_lstm";  // multiscale only: the layer kind of both networks (any of the three)
   int64_t small = 0;               // multiscale only: height of the small image; 0: height / 2
+  int64_t classes = 0;             // 0: unconditional; > 0: class-conditional on labels 0 .. classes-1 (a learned
+                                   // per-class bias in every layer; not for multiscale). Metadata key
+                                   // "model.classes", absent (0) in checkpoints written before it existed.
 
   // Fills the zeros with the model's defaults and checks every field; throws std::invalid_argument naming the
   // field and the problem (unknown model, levels not 2/256, 3 channels with levels 2, hidden not divisible by 3

@@ -10,6 +10,7 @@
 #include "framework/ops/loss.h"
 #include "framework/ops/spatial.h"
 #include "framework/ops/view.h"
+#include "models/class_cond.h"
 #include "models/masks.h"
 #include "models/sampler.h"
 
@@ -45,8 +46,13 @@ fw::Tensor horizontal_mask(MaskType type, int64_t kw, const std::vector<int64_t>
 
 }  // namespace
 
-GatedLayer::GatedLayer(int64_t in, int64_t p, int64_t k, bool first, int64_t C, fw::DType dtype, fw::Rng& rng)
+GatedLayer::GatedLayer(int64_t in, int64_t p, int64_t k, bool first, int64_t C, int64_t classes, fw::DType dtype,
+                       fw::Rng& rng)
     : first_(first) {
+  if (classes > 0) {
+    class_v = register_parameter("class_v", class_table(classes, 2 * p, dtype));
+    class_h = register_parameter("class_h", class_table(classes, 2 * p, dtype));
+  }
   const int64_t half = k / 2;
   const std::string who = std::string("gated_pixelcnn layer ") + (first ? "0" : "i > 0");
   // Vertical: rows r - half .. r, columns c - half .. c + half; unmasked (only ever read one row down).
@@ -65,9 +71,14 @@ GatedLayer::GatedLayer(int64_t in, int64_t p, int64_t k, bool first, int64_t C, 
                                          true, dtype, rng));
 }
 
-void GatedLayer::forward(fw::Tensor& vx, fw::Tensor& hx, bool last) const {
+void GatedLayer::forward(fw::Tensor& vx, fw::Tensor& hx, bool last, const fw::Tensor& onehot) const {
+  if (onehot.defined() != class_v.defined())
+    throw std::invalid_argument("gated_pixelcnn layer '" + path() + "': " +
+                                (onehot.defined() ? "not class-conditional, got labels" : "labels missing"));
   fw::Tensor vp = v->forward(vx);                                             // vp: (N, 2p, H, W), rows <= r
+  if (onehot.defined()) vp = fw::add(vp, class_bias(onehot, class_v));       // + (N, 2p, 1, 1)
   fw::Tensor hp = fw::add(h->forward(hx), link->forward(fw::shift(vp, 2, 1)));  // hp: (N, 2p, H, W)
+  if (onehot.defined()) hp = fw::add(hp, class_bias(onehot, class_h));
   fw::Tensor hn = out->forward(fw::gate(hp));                                 // hn: (N, p, H, W)
   hx = first_ ? hn : fw::add(hx, hn);
   vx = last ? fw::Tensor() : fw::gate(vp);                                    // (N, p, H, W)
@@ -82,7 +93,7 @@ GatedPixelCNN::GatedPixelCNN(const ModelConfig& cfg, fw::Rng& rng, fw::DType dty
   layers = register_module("layers", std::make_shared<GatedLayerList>());
   for (int64_t i = 0; i < c.layers; ++i)
     layers->push_back(std::make_shared<GatedLayer>(i == 0 ? c.channels : c.hidden, c.hidden, i == 0 ? 7 : 3,
-                                                   i == 0, c.channels, dtype, rng));
+                                                   i == 0, c.channels, c.classes, dtype, rng));
   output = register_module(
       "output", std::make_shared<OutputStack>(c.hidden, c.out_hidden, c.channels, c.levels == 2 ? 1 : 256, dtype, rng));
 }
@@ -92,31 +103,68 @@ fw::Tensor GatedPixelCNN::prepare(const fw::Tensor& x) const {
   return cfg_.levels == 256 ? fw::mul_scalar(y, 1.0 / 255.0) : y;
 }
 
-fw::Tensor GatedPixelCNN::logits(const fw::Tensor& x) {
+void GatedPixelCNN::check_input(const fw::Tensor& x) const {
   if (!x.defined() || x.dim() != 4 || x.size(1) != cfg_.channels || x.size(2) != cfg_.height ||
       x.size(3) != cfg_.width)
     throw fw::ShapeError("gated_pixelcnn: input " + (x.defined() ? x.str() : std::string("undefined")) +
                          " should be (N, " + std::to_string(cfg_.channels) + ", " + std::to_string(cfg_.height) +
                          ", " + std::to_string(cfg_.width) + ")");
-  fw::Tensor v = prepare(x), h = v;  // v, h: (N, C, H, W)
-  const auto& ls = layers->items();
-  for (size_t i = 0; i < ls.size(); ++i) ls[i]->forward(v, h, i + 1 == ls.size());  // h: (N, p, H, W)
-  return output->forward(h);                                                         // (N, K, C, H, W)
 }
 
-fw::Tensor GatedPixelCNN::nll(const fw::Tensor& x) {
-  check_images(x, cfg_.channels, cfg_.height, cfg_.width, cfg_.levels, "gated_pixelcnn nll");
-  fw::Tensor lg = logits(x);
+fw::Tensor GatedPixelCNN::forward(const fw::Tensor& x, const fw::Tensor& onehot) {
+  fw::Tensor v = prepare(x), h = v;  // v, h: (N, C, H, W)
+  const auto& ls = layers->items();
+  for (size_t i = 0; i < ls.size(); ++i) ls[i]->forward(v, h, i + 1 == ls.size(), onehot);  // h: (N, p, H, W)
+  return output->forward(h);                                                                 // (N, K, C, H, W)
+}
+
+fw::Tensor GatedPixelCNN::nll_of(const fw::Tensor& x, const fw::Tensor& lg) const {
   fw::Tensor t = x.dtype() == dtype_ ? x.detach() : x.detach().to(dtype_);  // targets: (N, C, H, W)
   if (cfg_.levels == 2) return fw::bce_with_logits(fw::reshape(lg, t.shape()), t, fw::Reduction::None);
   return fw::softmax_cross_entropy(lg, t, 1, fw::Reduction::None);  // (N, C, H, W)
 }
 
+fw::Tensor GatedPixelCNN::logits(const fw::Tensor& x) {
+  require_unconditional("gated_pixelcnn logits");
+  check_input(x);
+  return forward(x, fw::Tensor());
+}
+
+fw::Tensor GatedPixelCNN::class_logits(const fw::Tensor& x, const std::vector<int64_t>& labels) {
+  check_input(x);
+  return forward(x, class_onehot(labels, x.size(0), cfg_.classes, dtype_, x.device(), "gated_pixelcnn logits"));
+}
+
+fw::Tensor GatedPixelCNN::nll(const fw::Tensor& x) {
+  check_images(x, cfg_.channels, cfg_.height, cfg_.width, cfg_.levels, "gated_pixelcnn nll");
+  return nll_of(x, logits(x));
+}
+
+fw::Tensor GatedPixelCNN::class_nll(const fw::Tensor& x, const std::vector<int64_t>& labels) {
+  check_images(x, cfg_.channels, cfg_.height, cfg_.width, cfg_.levels, "gated_pixelcnn nll");
+  return nll_of(x, class_logits(x, labels));
+}
+
 fw::Tensor GatedPixelCNN::sample(const fw::Tensor& canvas, const fw::Tensor& known, fw::Rng& rng,
                                  const SampleOptions& opts) {
+  require_unconditional("gated_pixelcnn sample");
   // No incremental generator: both settings of opts.naive take the raster sampler (one forward pass per element).
   return sample_raster([&](const fw::Tensor& x) { return logits(x); }, cfg_.levels, canvas, known, rng,
                        "gated_pixelcnn sample", opts);
+}
+
+fw::Tensor GatedPixelCNN::class_sample(const fw::Tensor& canvas, const fw::Tensor& known, fw::Rng& rng,
+                                       const std::vector<int64_t>& labels, const SampleOptions& opts) {
+  if (!canvas.defined() || canvas.dim() != 4)
+    throw fw::ShapeError("gated_pixelcnn sample: canvas must be (N, C, H, W)");
+  const fw::Tensor onehot =
+      class_onehot(labels, canvas.size(0), cfg_.classes, dtype_, canvas.device(), "gated_pixelcnn sample");
+  return sample_raster(
+      [&](const fw::Tensor& x) {
+        check_input(x);
+        return forward(x, onehot);
+      },
+      cfg_.levels, canvas, known, rng, "gated_pixelcnn sample", opts);
 }
 
 }  // namespace pixelrnn

@@ -22,6 +22,8 @@
 // rows r - L - 3 .. r - 1 at columns c - L - 2 .. c + L + 2, and row r at columns c - L - 2 .. c - 1 (plus the
 // earlier colours of (r, c)): no blind spot (tests/test_models.cpp). Parameter layout: docs/weights.md.
 // Sampling: the naive raster sampler for both SampleOptions settings (no incremental generator yet).
+// Class-conditional (cfg.classes > 0, models/class_cond.h): each layer adds its own learned per-class biases
+// class_v[label] to vp and class_h[label] to hp (paper equation 4 with a one-hot h), so every gate is conditioned.
 #pragma once
 #include <memory>
 #include <string>
@@ -36,11 +38,15 @@ namespace pixelrnn {
 // One gated layer: sub-modules "v", "h", "link", "out" (see above).
 class GatedLayer : public fw::nn::Module {
  public:
-  // in: C for the first layer (first = true: mask A, no residual), p after; k: the kernel size n (odd).
-  GatedLayer(int64_t in, int64_t hidden, int64_t k, bool first, int64_t channels, fw::DType dtype, fw::Rng& rng);
+  // in: C for the first layer (first = true: mask A, no residual), p after; k: the kernel size n (odd);
+  // classes > 0: parameters class_v, class_h (classes, 2p), registered before the sub-modules.
+  GatedLayer(int64_t in, int64_t hidden, int64_t k, bool first, int64_t channels, int64_t classes, fw::DType dtype,
+             fw::Rng& rng);
   // v, h: (N, in, H, W) -> v, h: (N, p, H, W) in place. last: v's gate is not computed (nothing reads it).
-  void forward(fw::Tensor& v, fw::Tensor& h, bool last) const;
+  // onehot: (N, classes) for a class-conditional layer, undefined otherwise.
+  void forward(fw::Tensor& v, fw::Tensor& h, bool last, const fw::Tensor& onehot) const;
   std::shared_ptr<fw::nn::Conv2d> v, h, link, out;
+  fw::Tensor class_v, class_h;  // (classes, 2p), undefined unless conditional
 
  private:
   bool first_;
@@ -66,12 +72,19 @@ class GatedPixelCNN : public PixelModel {
   fw::Tensor logits(const fw::Tensor& x) override;
   fw::Tensor sample(const fw::Tensor& canvas, const fw::Tensor& known, fw::Rng& rng,
                     const SampleOptions& opts = {}) override;
+  fw::Tensor class_nll(const fw::Tensor& x, const std::vector<int64_t>& labels) override;
+  fw::Tensor class_logits(const fw::Tensor& x, const std::vector<int64_t>& labels) override;
+  fw::Tensor class_sample(const fw::Tensor& canvas, const fw::Tensor& known, fw::Rng& rng,
+                          const std::vector<int64_t>& labels, const SampleOptions& opts = {}) override;
 
   std::shared_ptr<GatedLayerList> layers;
   std::shared_ptr<OutputStack> output;
 
  private:
   fw::Tensor prepare(const fw::Tensor& x) const;
+  void check_input(const fw::Tensor& x) const;
+  fw::Tensor forward(const fw::Tensor& x, const fw::Tensor& onehot);  // -> (N, K, C, H, W)
+  fw::Tensor nll_of(const fw::Tensor& x, const fw::Tensor& logits) const;
 };
 
 }  // namespace pixelrnn

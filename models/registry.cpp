@@ -21,6 +21,27 @@ std::unique_ptr<PixelModel> make_model(const ModelConfig& cfg, fw::Rng& rng, fw:
   throw std::invalid_argument("make_model: unknown model '" + c.model + "'");
 }
 
+namespace {
+[[noreturn]] void not_conditional(const ModelConfig& c, const char* what) {
+  throw std::invalid_argument(c.model + " " + what + ": the model is not class-conditional (trained without "
+                              "--conditional, classes 0); it takes no labels");
+}
+}  // namespace
+
+fw::Tensor PixelModel::class_nll(const fw::Tensor&, const std::vector<int64_t>&) { not_conditional(cfg_, "nll"); }
+fw::Tensor PixelModel::class_logits(const fw::Tensor&, const std::vector<int64_t>&) {
+  not_conditional(cfg_, "logits");
+}
+fw::Tensor PixelModel::class_sample(const fw::Tensor&, const fw::Tensor&, fw::Rng&, const std::vector<int64_t>&,
+                                    const SampleOptions&) {
+  not_conditional(cfg_, "sample");
+}
+void PixelModel::require_unconditional(const std::string& who) const {
+  if (cfg_.classes > 0)
+    throw std::invalid_argument(who + ": the model is class-conditional (" + std::to_string(cfg_.classes) +
+                                " classes): give a label per image (class_nll / class_logits / class_sample)");
+}
+
 std::unique_ptr<PixelModel> make_model(const ModelConfig& cfg, fw::Rng& rng) {
   return make_model(cfg, rng, fw::DType::F32);
 }

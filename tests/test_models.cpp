@@ -367,6 +367,39 @@ TEST_CASE("causality of every model, both output kinds, 1 and 3 channels: gradie
   });
 }
 
+TEST_CASE("class-conditional models: causal given the labels, and the labels change the output") {
+  for_each_kind({"pixelcnn", "row_lstm", "diagonal_bilstm", "gated_pixelcnn"},
+                [](const std::string& name, int64_t C, int64_t K) {
+    if (C == 1 && K == 256 && name != "gated_pixelcnn") return;  // keep the suite fast
+    // The unconditional causality test's models (the same seed; the class tables draw nothing from rng), so
+    // that the same few outputs sit behind always-off ReLUs, plus class tables.
+    fw::Rng rng(3);
+    ModelConfig cfg = tiny(name, C, K, 5);
+    if (name == "gated_pixelcnn") cfg.hidden = 4 * C;
+    cfg.classes = 3;
+    auto m = make_model(cfg, rng);
+    // The per-class tables start at zero; give them small values (as after a little training) so the labels matter.
+    int64_t tables = 0;
+    for (auto& [pname, p] : m->named_parameters())
+      if (pname.find("class") != std::string::npos) {
+        p.copy_(fw::mul_scalar(gradcheck::random(p.shape(), 40 + tables++), 0.1).to(p.dtype()));
+      }
+    CHECK(tables == (name == "gated_pixelcnn" ? 2 : 1) * cfg.layers);
+    Tensor base = random_images(1, C, 5, 5, K, 5);
+    check_causal([&](const Tensor& x) { return m->class_logits(x, std::vector<int64_t>(size_t(x.size(0)), 2)); },
+                 base, K);
+    fw::NoGradGuard no_grad;
+    Tensor two = repeat(base, 2);
+    Tensor lg = m->class_logits(two, {0, 1});  // the same image under two labels
+    std::vector<double> v = lg.to_vector();
+    const size_t half = v.size() / 2;  // (2, K, C, H, W): image 0's then image 1's
+    int64_t differ = 0;
+    for (size_t i = 0; i < half; ++i) differ += v[i] != v[half + i];
+    CHECK(differ * 2 > int64_t(half));  // most outputs, including the first element's (no context, only the class)
+    CHECK(v[0] != v[half]);
+  });
+}
+
 TEST_CASE("Multi-scale causality: each network, the small image counting as context for the large one") {
   for_each_kind({"row_lstm", "pixelcnn", "diagonal_bilstm"}, [](const std::string& inner, int64_t C, int64_t K) {
     if (inner != "row_lstm" && C == 1 && K == 256) return;  // keep the suite fast
