@@ -9,7 +9,8 @@
 
 namespace pixelrnn {
 
-std::vector<std::string> model_names() { return {"pixelcnn", "row_lstm", "diagonal_bilstm", "multiscale", "gated_pixelcnn"};
+std::vector<std::string> model_names() {
+  return {"pixelcnn", "row_lstm", "diagonal_bilstm", "multiscale", "gated_pixelcnn"};
 }
 
 std::unique_ptr<PixelModel> make_model(const ModelConfig& cfg, fw::Rng& rng, fw::DType dtype) {

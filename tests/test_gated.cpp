@@ -257,7 +257,8 @@ TEST_CASE("class conditioning: errors name the problem; metadata records the cla
   CHECK(names[0] == "layers.0.class_v (3, 8)");
   CHECK(names[1] == "layers.0.class_h (3, 8)");
   bool found = false;
-  for (const auto& [n, t] : pc->named_parameters()) found = found || (n == "blocks.0.class" && t.shape() == fw::Shape{3, 4});
+  for (const auto& [n, t] : pc->named_parameters())
+    found = found || (n == "blocks.0.class" && t.shape() == fw::Shape{3, 4});
   CHECK(found);
   // Metadata: model.classes round-trips; a checkpoint without the key is unconditional.
   auto meta = c.resolved().to_metadata();

@@ -225,8 +225,8 @@ int cmd_train(const Args& args) {
     }
     if (!o.resume) o.cfg.classes = int64_t(top) + 1;
     else if (top >= o.cfg.classes)
-      throw std::runtime_error(raw.source + ": class label " + std::to_string(top) + " but the checkpoint's model has " +
-                               std::to_string(o.cfg.classes) + " classes");
+      throw std::runtime_error(raw.source + ": class label " + std::to_string(top) +
+                               " but the checkpoint's model has " + std::to_string(o.cfg.classes) + " classes");
   }
   o.cfg = resolve_model_config(o.cfg, model_field_flags(f), raw.source);
   const fw::io::Dataset all = to_pixel_space(raw, PixelSpace{o.cfg.levels, o.binarize});
