@@ -513,6 +513,10 @@ TEST_CASE("class conditioning: train --conditional, sample --class K / all, eval
   CHECK(contains(r.out, "conditional NLL -log p(x | label)"));
   r = run(f.t, {"eval", "--checkpoint", ckpt, "--data", f.data, "--json", "--quiet"});
   CHECK(nlohmann::json::parse(r.out).at("conditional") == true);
+  // complete: each test image completed given its own label.
+  r = run(f.t, {"complete", "--checkpoint", ckpt, "--data", f.data, "-n", "2", "-k", "1", "--npy", f.t / "c.npy",
+                "--quiet"});
+  CHECK_MESSAGE(r.rc == 0, r.err);
   // An unconditional model given --class; --conditional on data without labels.
   const std::string plain = f.t / "plain";
   r = run(f.t, plus(tiny_train(f, plain), {"--steps", "1"}));
