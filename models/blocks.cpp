@@ -7,6 +7,7 @@
 #include "framework/ops/conv.h"
 #include "framework/ops/elementwise.h"
 #include "framework/ops/spatial.h"
+#include "models/class_cond.h"
 #include "models/masks.h"
 
 namespace pixelrnn {
@@ -34,19 +35,29 @@ fw::Tensor ResidualBlock::conditioning(const fw::Tensor& cond, const fw::Tensor&
   return cond_conv->forward(cond);
 }
 
+fw::Tensor ResidualBlock::class_term(const fw::Tensor& onehot) const {
+  if (onehot.defined() != class_.defined())
+    throw std::invalid_argument("residual block '" + path() + "': " +
+                                (onehot.defined() ? "not class-conditional, got labels" : "class labels missing"));
+  return onehot.defined() ? class_bias(onehot, class_) : fw::Tensor();
+}
+
 PixelCNNBlock::PixelCNNBlock(const BlockOptions& o, fw::Rng& rng) {
   const int64_t h = o.hidden;
   reduce = register_module("reduce", hidden_conv(2 * h, h, 1, o, rng, "PixelCNN block reduce"));
   conv = register_module("conv", hidden_conv(h, h, 3, o, rng, "PixelCNN block conv"));
   expand = register_module("expand", hidden_conv(h, 2 * h, 1, o, rng, "PixelCNN block expand"));
   if (o.conditional) cond_conv = register_module("cond", make_conv(h, h, 1, 1, fw::Tensor(), true, o.dtype, rng));
+  if (o.classes > 0) class_ = register_parameter("class", class_table(o.classes, h, o.dtype));
 }
 
-fw::Tensor PixelCNNBlock::forward(const fw::Tensor& x, const fw::Tensor& cond) const {
+fw::Tensor PixelCNNBlock::forward(const fw::Tensor& x, const fw::Tensor& cond, const fw::Tensor& onehot) const {
   fw::Tensor y = reduce->forward(fw::relu(x));     // y: (N, h, H, W)
   y = conv->forward(fw::relu(y));                  // y: (N, h, H, W), 3x3 mask B
   fw::Tensor c = conditioning(cond, x);            // c: (N, h, H, W) or undefined
   if (c.defined()) y = fw::add(y, c);
+  fw::Tensor k = class_term(onehot);               // k: (N, h, 1, 1) or undefined
+  if (k.defined()) y = fw::add(y, k);
   return fw::add(x, expand->forward(fw::relu(y)));  // (N, 2h, H, W)
 }
 
@@ -62,10 +73,18 @@ template <class Lstm> LstmBlock<Lstm>::LstmBlock(const BlockOptions& o, fw::Rng&
   expand = register_module("expand", hidden_conv(h, 2 * h, 1, o, rng, std::string(block_name<Lstm>()) + " expand"));
   if (o.conditional)
     cond_conv = register_module("cond", make_conv(h, 4 * h, 1, 1, fw::Tensor(), true, o.dtype, rng));
+  if (o.classes > 0) class_ = register_parameter("class", class_table(o.classes, 4 * h, o.dtype));
 }
 
-template <class Lstm> fw::Tensor LstmBlock<Lstm>::forward(const fw::Tensor& x, const fw::Tensor& cond) const {
-  fw::Tensor hs = lstm->forward(x, conditioning(cond, x));  // hs: (N, h, H, W); cond on the 4h gates
+template <class Lstm>
+fw::Tensor LstmBlock<Lstm>::forward(const fw::Tensor& x, const fw::Tensor& cond, const fw::Tensor& onehot) const {
+  fw::Tensor c = conditioning(cond, x);  // c: (N, 4h, H, W) or undefined
+  fw::Tensor k = class_term(onehot);     // k: (N, 4h, 1, 1) or undefined
+  if (k.defined()) {
+    if (!c.defined()) c = fw::Tensor::zeros({x.size(0), k.size(1), x.size(2), x.size(3)}, x.dtype(), x.device());
+    c = fw::add(c, k);  // the LSTM's cond input: (N, 4h, H, W)
+  }
+  fw::Tensor hs = lstm->forward(x, c);  // hs: (N, h, H, W); cond on the 4h gates
   return fw::add(x, expand->forward(hs));                   // (N, 2h, H, W)
 }
 

@@ -10,6 +10,9 @@
 //   Row LSTM block (3.1):  lstm: RowLSTM (2h -> h) [+ cond 1x1 (h->4h) on its input-to-state gates]
 //                          -> expand 1x1 (h->2h), plus x
 //   Diagonal BiLSTM block (3.2): the same with a DiagonalBiLSTM (cond added to both directions' gates).
+// Class-conditional blocks (classes > 0; models/class_cond.h) have a parameter "class" (classes, F), the learned
+// per-class bias added where cond enters: to the PixelCNN block's 3x3 output (F = h), to the LSTM's input-to-state
+// gates through its cond input (F = 4h).
 #pragma once
 #include <memory>
 #include <string>
@@ -26,25 +29,33 @@ struct BlockOptions {
   int64_t hidden = 1;     // h
   int64_t channels = 1;   // colour groups of the masks
   bool conditional = false;
+  int64_t classes = 0;    // > 0: class-conditional (parameter "class")
   fw::DType dtype = fw::DType::F32;
 };
 
 class ResidualBlock : public fw::nn::Module {
  public:
-  // x: (N, 2h, H, W); cond: (N, h, H, W), required iff the block is conditional. -> (N, 2h, H, W)
-  virtual fw::Tensor forward(const fw::Tensor& x, const fw::Tensor& cond) const = 0;
+  // x: (N, 2h, H, W); cond: (N, h, H, W), required iff the block is conditional; onehot: (N, classes), required
+  // iff the block is class-conditional. -> (N, 2h, H, W)
+  virtual fw::Tensor forward(const fw::Tensor& x, const fw::Tensor& cond,
+                             const fw::Tensor& onehot = fw::Tensor()) const = 0;
+  const fw::Tensor& class_weights() const { return class_; }  // (classes, F); undefined unless class-conditional
   // The conditioning convolution "cond" (null unless conditional); the fast generator reads it.
   const std::shared_ptr<fw::nn::Conv2d>& cond_layer() const { return cond_conv; }
 
  protected:
   fw::Tensor conditioning(const fw::Tensor& cond, const fw::Tensor& x) const;  // checks, then cond_conv(cond)
+  // The per-class bias (N, F, 1, 1) for onehot, undefined when onehot is; checks that they go together.
+  fw::Tensor class_term(const fw::Tensor& onehot) const;
   std::shared_ptr<fw::nn::Conv2d> cond_conv;  // registered as "cond" when conditional
+  fw::Tensor class_;                          // registered as "class" when class-conditional
 };
 
 class PixelCNNBlock : public ResidualBlock {
  public:
   PixelCNNBlock(const BlockOptions& opt, fw::Rng& rng);
-  fw::Tensor forward(const fw::Tensor& x, const fw::Tensor& cond) const override;
+  fw::Tensor forward(const fw::Tensor& x, const fw::Tensor& cond,
+                     const fw::Tensor& onehot = fw::Tensor()) const override;
   std::shared_ptr<fw::nn::Conv2d> reduce, conv, expand;
 };
 
@@ -53,7 +64,8 @@ class PixelCNNBlock : public ResidualBlock {
 template <class Lstm> class LstmBlock : public ResidualBlock {
  public:
   LstmBlock(const BlockOptions& opt, fw::Rng& rng);
-  fw::Tensor forward(const fw::Tensor& x, const fw::Tensor& cond) const override;
+  fw::Tensor forward(const fw::Tensor& x, const fw::Tensor& cond,
+                     const fw::Tensor& onehot = fw::Tensor()) const override;
   std::shared_ptr<Lstm> lstm;
   std::shared_ptr<fw::nn::Conv2d> expand;
 };

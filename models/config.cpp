@@ -19,7 +19,7 @@ bool is_layer_kind(const std::string& s) { return s == "pixelcnn" || s == "row_l
 }
 
 int64_t default_layers(const std::string& model) {
-  if (model == "pixelcnn") return 6;
+  if (model == "pixelcnn" || model == "gated_pixelcnn") return 6;
   if (model == "diagonal_bilstm") return 2;  // the slowest per layer: 2 (W + H - 1) sequential steps
   return 3;  // row_lstm, and each of multiscale's two networks
 }
@@ -28,8 +28,8 @@ int64_t default_layers(const std::string& model) {
 
 ModelConfig ModelConfig::resolved() const {
   ModelConfig c = *this;
-  if (c.model != "multiscale" && !is_layer_kind(c.model))
-    fail("model", "unknown model '" + c.model + "' (pixelcnn, row_lstm, diagonal_bilstm, multiscale)");
+  if (c.model != "multiscale" && c.model != "gated_pixelcnn" && !is_layer_kind(c.model))
+    fail("model", "unknown model '" + c.model + "' (pixelcnn, row_lstm, diagonal_bilstm, multiscale, gated_pixelcnn)");
   if (c.channels != 1 && c.channels != 3) fail("channels", std::to_string(c.channels) + " is not 1 or 3");
   if (c.levels != 2 && c.levels != 256) fail("levels", std::to_string(c.levels) + " is not 2 or 256");
   if (c.levels == 2 && c.channels != 1)
@@ -65,6 +65,10 @@ ModelConfig ModelConfig::resolved() const {
   } else if (c.small < 0) {
     fail("small", std::to_string(c.small) + " must be >= 0");
   }
+  if (c.classes < 0 || c.classes > 100000) fail("classes", std::to_string(c.classes) + " must be in [0, 100000]");
+  if (c.classes > 0 && c.model == "multiscale")
+    fail("classes", "class conditioning is not available for multiscale (pixelcnn, row_lstm, diagonal_bilstm, "
+                    "gated_pixelcnn)");
   return c;
 }
 
@@ -78,7 +82,8 @@ std::map<std::string, std::string> ModelConfig::to_metadata() const {
           {"model.hidden", std::to_string(hidden)},
           {"model.out_hidden", std::to_string(out_hidden)},
           {"model.inner", inner},
-          {"model.small", std::to_string(small)}};
+          {"model.small", std::to_string(small)},
+          {"model.classes", std::to_string(classes)}};
 }
 
 ModelConfig ModelConfig::from_metadata(const std::map<std::string, std::string>& meta) {
@@ -111,6 +116,7 @@ ModelConfig ModelConfig::from_metadata(const std::map<std::string, std::string>&
   c.out_hidden = get_int("model.out_hidden");
   c.inner = get("model.inner");
   c.small = get_int("model.small");
+  c.classes = meta.count("model.classes") ? get_int("model.classes") : 0;  // older checkpoints: unconditional
   return c;
 }
 
@@ -132,6 +138,7 @@ std::string ModelConfig::describe() const {
   if (model == "multiscale") s << "(" << inner << ", small " << small << ")";
   s << " " << channels << "x" << height << "x" << width << ", levels " << levels << ", layers " << layers
     << ", hidden " << hidden << ", out_hidden " << out_hidden;
+  if (classes > 0) s << ", conditional on " << classes << " classes";
   return s.str();
 }
 

@@ -1,8 +1,9 @@
 // models/config.h: the configuration of a PixelRNN-family model, and its round trip through checkpoint metadata.
 //
 // One ModelConfig describes any of the four models of "Pixel Recurrent Neural Networks" (van den Oord et al.
-// 2016): PixelCNN (section 3.5), Row LSTM (3.1), Diagonal BiLSTM (3.2) and the Multi-scale PixelRNN (3.6), for
-// binary images with a Bernoulli output or 8-bit images with a 256-way softmax per channel (section 2.2).
+// 2016): PixelCNN (section 3.5), Row LSTM (3.1), Diagonal BiLSTM (3.2) and the Multi-scale PixelRNN (3.6), and
+// the Gated PixelCNN (models/gated_pixelcnn.h), for binary images with a Bernoulli output or 8-bit images with a
+// 256-way softmax per channel (section 2.2).
 // Defaults (a field left at 0) are filled by resolved() and documented in docs/models.md.
 #pragma once
 #include <cstdint>
@@ -12,7 +13,7 @@
 namespace pixelrnn {
 
 struct ModelConfig {
-  std::string model = "pixelcnn";  // pixelcnn | row_lstm | diagonal_bilstm | multiscale
+  std::string model = "pixelcnn";  // pixelcnn | row_lstm | diagonal_bilstm | multiscale | gated_pixelcnn
   int64_t channels = 1;            // 1 or 3
   int64_t height = 28, width = 28;
   int64_t levels = 2;              // 2: binary pixels, Bernoulli output (channels == 1); 256: softmax per channel
@@ -22,10 +23,14 @@ struct ModelConfig {
                                    // (1023 for 3 channels, the largest multiple of 3 not above 1024)
   std::string inner = "row_lstm";  // multiscale only: the layer kind of both networks (any of the three)
   int64_t small = 0;               // multiscale only: height of the small image; 0: height / 2
+  int64_t classes = 0;             // 0: unconditional; > 0: class-conditional on labels 0 .. classes-1 (a learned
+                                   // per-class bias in every layer; not for multiscale). Metadata key
+                                   // "model.classes", absent (0) in checkpoints written before it existed.
 
   // Fills the zeros with the model's defaults and checks every field; throws std::invalid_argument naming the
   // field and the problem (unknown model, levels not 2/256, 3 channels with levels 2, hidden not divisible by 3
-  // for 3 channels, ...). Default layers: pixelcnn 6, row_lstm 3, diagonal_bilstm 2, multiscale 3 per network.
+  // for 3 channels, ...). Default layers: pixelcnn and gated_pixelcnn 6, row_lstm 3, diagonal_bilstm 2,
+  // multiscale 3 per network.
   ModelConfig resolved() const;
   // String map for checkpoint metadata (keys "model.<field>") and back; from_metadata throws naming a missing
   // or malformed key.

@@ -8,6 +8,7 @@
 #include "framework/ops/elementwise.h"
 #include "framework/ops/loss.h"
 #include "framework/ops/view.h"
+#include "models/class_cond.h"
 #include "models/generate.h"
 #include "models/masks.h"
 #include "models/sampler.h"
@@ -58,7 +59,9 @@ PixelNetwork::PixelNetwork(const ModelConfig& cfg, fw::Rng& rng, fw::DType dtype
                                    feature_groups(C, C, "image channels"), dtype),
                          true, dtype, rng));
   blocks = register_module("blocks", std::make_shared<BlockList>());
-  BlockOptions bo{h, C, cond_factor > 0, dtype};
+  if (c.classes > 0 && cond_factor > 0)
+    throw std::invalid_argument("PixelNetwork: class conditioning and a conditioning image do not go together");
+  BlockOptions bo{h, C, cond_factor > 0, c.classes, dtype};
   for (int64_t i = 0; i < c.layers; ++i) blocks->push_back(make_block(c.model, bo, rng));
   output = register_module("output",
                            std::make_shared<OutputStack>(2 * h, c.out_hidden, C, c.levels == 2 ? 1 : 256, dtype, rng));
@@ -85,18 +88,49 @@ void PixelNetwork::check_small(const fw::Tensor& small, const fw::Tensor& x) con
                          fw::shape_str(want));
 }
 
-fw::Tensor PixelNetwork::logits(const fw::Tensor& x, const fw::Tensor& small) {
+void PixelNetwork::check_input(const fw::Tensor& x) const {
   if (!x.defined() || x.dim() != 4 || x.size(1) != cfg_.channels || x.size(2) != cfg_.height ||
       x.size(3) != cfg_.width)
     throw fw::ShapeError(cfg_.model + " network: input " + (x.defined() ? x.str() : std::string("undefined")) +
                          " should be (N, " + std::to_string(cfg_.channels) + ", " + std::to_string(cfg_.height) +
                          ", " + std::to_string(cfg_.width) + ")");
+}
+
+fw::Tensor PixelNetwork::forward(const fw::Tensor& x, const fw::Tensor& small, const fw::Tensor& onehot) {
+  check_input(x);
   check_small(small, x);
   fw::Tensor cond;
-  if (conditional()) cond = condition->forward(prepare(small));  // cond: (N, h, H, W)
-  fw::Tensor f = input->forward(prepare(x));                     // f: (N, 2h, H, W)
-  for (const auto& b : blocks->items()) f = b->forward(f, cond);  // f: (N, 2h, H, W)
-  return output->forward(f);                                     // (N, K, C, H, W)
+  if (conditional()) cond = condition->forward(prepare(small));          // cond: (N, h, H, W)
+  fw::Tensor f = input->forward(prepare(x));                             // f: (N, 2h, H, W)
+  for (const auto& b : blocks->items()) f = b->forward(f, cond, onehot);  // f: (N, 2h, H, W)
+  return output->forward(f);                                             // (N, K, C, H, W)
+}
+
+fw::Tensor PixelNetwork::logits(const fw::Tensor& x, const fw::Tensor& small) {
+  require_unconditional(cfg_.model + " logits");
+  return forward(x, small, fw::Tensor());
+}
+
+fw::Tensor PixelNetwork::class_logits(const fw::Tensor& x, const std::vector<int64_t>& labels) {
+  check_input(x);
+  return forward(x, fw::Tensor(),
+                 class_onehot(labels, x.size(0), cfg_.classes, dtype_, x.device(), cfg_.model + " logits"));
+}
+
+fw::Tensor PixelNetwork::class_nll(const fw::Tensor& x, const std::vector<int64_t>& labels) {
+  check_images(x, cfg_.channels, cfg_.height, cfg_.width, cfg_.levels, cfg_.model + " nll");
+  return nll_from_logits(class_logits(x, labels), x);
+}
+
+fw::Tensor PixelNetwork::class_sample(const fw::Tensor& canvas, const fw::Tensor& known, fw::Rng& rng,
+                                      const std::vector<int64_t>& labels, const SampleOptions& opts) {
+  if (!canvas.defined() || canvas.dim() != 4)
+    throw fw::ShapeError(cfg_.model + " sample: canvas must be (N, C, H, W)");
+  const fw::Tensor onehot =
+      class_onehot(labels, canvas.size(0), cfg_.classes, dtype_, canvas.device(), cfg_.model + " sample");
+  // The fast generators (models/generate*.cpp) do not carry the class bias: always the raster sampler.
+  return sample_raster([&](const fw::Tensor& x) { return forward(x, fw::Tensor(), onehot); }, cfg_.levels, canvas,
+                       known, rng, cfg_.model + " sample", opts);
 }
 
 fw::Tensor PixelNetwork::nll_from_logits(const fw::Tensor& lg, const fw::Tensor& x) const {
@@ -116,6 +150,7 @@ fw::Tensor PixelNetwork::nll(const fw::Tensor& x, const fw::Tensor& small) {
 fw::Tensor PixelNetwork::sample(const fw::Tensor& canvas, const fw::Tensor& known, fw::Rng& rng,
                                 const fw::Tensor& small, const SampleOptions& opts, int64_t done_before,
                                 int64_t total_extra) {
+  require_unconditional(cfg_.model + " sample");
   if (canvas.defined() && canvas.dim() == 4) check_small(small, canvas);
   if (!opts.naive) return generate(*this, canvas, known, rng, small, opts, done_before, total_extra);
   return sample_raster([&](const fw::Tensor& x) { return logits(x, small); }, cfg_.levels, canvas, known, rng,

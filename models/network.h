@@ -11,6 +11,8 @@
 //   distribution: levels 2: Bernoulli(sigmoid(logit)); levels 256: softmax over K per channel (section 2.2).
 // Conditional (cond_factor f > 0): condition, a ConditioningNet, maps the small image (N, C, H/f, W/f) (values,
 // scaled like x) to (N, h, H, W), fed to every block's "cond" 1x1 convolution (models/blocks.h).
+// Class-conditional (cfg.classes > 0, not together with cond_factor): every block adds its per-class bias
+// (models/blocks.h, models/class_cond.h); class_sample always takes the naive raster sampler.
 #pragma once
 #include <memory>
 
@@ -41,6 +43,10 @@ class PixelNetwork : public PixelModel {
   fw::Tensor logits(const fw::Tensor& x) override;  // unconditional networks only
   fw::Tensor sample(const fw::Tensor& canvas, const fw::Tensor& known, fw::Rng& rng,
                     const SampleOptions& opts = {}) override;
+  fw::Tensor class_nll(const fw::Tensor& x, const std::vector<int64_t>& labels) override;
+  fw::Tensor class_logits(const fw::Tensor& x, const std::vector<int64_t>& labels) override;
+  fw::Tensor class_sample(const fw::Tensor& canvas, const fw::Tensor& known, fw::Rng& rng,
+                          const std::vector<int64_t>& labels, const SampleOptions& opts = {}) override;
 
   // Conditional versions. small: (N, C, H/f, W/f) pixel values (same convention as x); undefined for an
   // unconditional network. The outputs may depend on all of `small` (it is context) but on x only causally.
@@ -63,6 +69,9 @@ class PixelNetwork : public PixelModel {
 
  private:
   void check_small(const fw::Tensor& small, const fw::Tensor& x) const;
+  void check_input(const fw::Tensor& x) const;
+  // x, small as for logits; onehot (N, classes) iff class-conditional. -> (N, K, C, H, W)
+  fw::Tensor forward(const fw::Tensor& x, const fw::Tensor& small, const fw::Tensor& onehot);
   int64_t cond_factor_;
 };
 

@@ -37,7 +37,19 @@ class PixelModel : public fw::nn::Module {
   virtual fw::Tensor sample(const fw::Tensor& canvas, const fw::Tensor& known, fw::Rng& rng,
                             const SampleOptions& opts = {}) = 0;
 
+  // Class conditioning (config().classes > 0; models/class_cond.h): the same contracts as nll, logits and sample,
+  // given one label in 0 .. classes-1 per image; sampling draws from p(x | label) (always the naive raster
+  // sampler). The unconditional nll / logits / sample of a class-conditional model throw std::invalid_argument
+  // saying labels are needed; these throw on an unconditional model (the default here: not conditional).
+  bool class_conditional() const { return cfg_.classes > 0; }
+  virtual fw::Tensor class_nll(const fw::Tensor& x, const std::vector<int64_t>& labels);
+  virtual fw::Tensor class_logits(const fw::Tensor& x, const std::vector<int64_t>& labels);
+  virtual fw::Tensor class_sample(const fw::Tensor& canvas, const fw::Tensor& known, fw::Rng& rng,
+                                  const std::vector<int64_t>& labels, const SampleOptions& opts = {});
+
  protected:
+  // Throws std::invalid_argument naming `who` when the model is class-conditional (its calls need labels).
+  void require_unconditional(const std::string& who) const;
   ModelConfig cfg_;
   fw::DType dtype_;
 };
@@ -47,6 +59,6 @@ class PixelModel : public fw::nn::Module {
 std::unique_ptr<PixelModel> make_model(const ModelConfig& cfg, fw::Rng& rng);
 // The same with the parameters in `dtype` (F64 for float64 gradient checks).
 std::unique_ptr<PixelModel> make_model(const ModelConfig& cfg, fw::Rng& rng, fw::DType dtype);
-std::vector<std::string> model_names();  // pixelcnn, row_lstm, diagonal_bilstm, multiscale
+std::vector<std::string> model_names();  // pixelcnn, row_lstm, diagonal_bilstm, multiscale, gated_pixelcnn
 
 }  // namespace pixelrnn

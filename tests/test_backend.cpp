@@ -206,6 +206,7 @@ const std::vector<Case> kCases = {
     {"row_lstm", 1, 2, "adam"},           {"row_lstm", 1, 256, "sgd"},          {"row_lstm", 3, 256, "rmsprop"},
     {"diagonal_bilstm", 1, 2, "sgd"},     {"diagonal_bilstm", 1, 256, "rmsprop"}, {"diagonal_bilstm", 3, 256, "adam"},
     {"multiscale", 1, 2, "rmsprop"},      {"multiscale", 1, 256, "adam"},       {"multiscale", 3, 256, "sgd"},
+    {"gated_pixelcnn", 1, 2, "adam"},     {"gated_pixelcnn", 3, 256, "rmsprop"},
 };
 
 }  // namespace

@@ -247,7 +247,7 @@ double positive_finite(const nlohmann::json& j, const std::string& key) {
 }  // namespace
 
 TEST_CASE("pixelrnn bench --json: keys and sane values for every model") {
-  for (const std::string model : {"pixelcnn", "row_lstm", "diagonal_bilstm"}) {
+  for (const std::string model : {"pixelcnn", "row_lstm", "diagonal_bilstm", "gated_pixelcnn"}) {
     CAPTURE(model);
     const Result r = run_bench(tiny({"--model", model, "--sample", "--profile", "--json"}));
     REQUIRE_MESSAGE(r.rc == 0, r.err);

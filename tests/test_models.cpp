@@ -243,7 +243,8 @@ TEST_CASE("config: defaults, validation naming the field, metadata round trip") 
   meta = m.to_metadata();
   meta["model.hidden"] = "12x";
   CHECK_THROWS_WITH_AS(ModelConfig::from_metadata(meta), doctest::Contains("model.hidden"), std::invalid_argument);
-  CHECK(model_names() == std::vector<std::string>{"pixelcnn", "row_lstm", "diagonal_bilstm", "multiscale"});
+  CHECK(model_names() ==
+        std::vector<std::string>{"pixelcnn", "row_lstm", "diagonal_bilstm", "multiscale", "gated_pixelcnn"});
 }
 
 TEST_CASE("masks A and B: greyscale and R, G, B groups (section 3.4)") {
@@ -353,11 +354,49 @@ TEST_CASE("parameter names and shapes (docs/weights.md)") {
 
 // ---------------------------------------------------------------------------------------------------------------
 TEST_CASE("causality of every model, both output kinds, 1 and 3 channels: gradients and perturbations") {
-  for_each_kind({"pixelcnn", "row_lstm", "diagonal_bilstm"}, [](const std::string& name, int64_t C, int64_t K) {
+  for_each_kind({"pixelcnn", "row_lstm", "diagonal_bilstm", "gated_pixelcnn"},
+                [](const std::string& name, int64_t C, int64_t K) {
     fw::Rng rng(3);
-    auto m = make_model(tiny(name, C, K, 5), rng);
+    ModelConfig cfg = tiny(name, C, K, 5);
+    // The Gated PixelCNN's stream into the output stack carries h maps (the others' 2h): 4 units per colour
+    // group, as the others have, so that few outputs sit behind ReLUs that are off for every input.
+    if (name == "gated_pixelcnn") cfg.hidden = 4 * C;
+    auto m = make_model(cfg, rng);
     Tensor base = random_images(1, C, 5, 5, K, 5);
     check_causal([&](const Tensor& x) { return m->logits(x); }, base, K);
+  });
+}
+
+TEST_CASE("class-conditional models: causal given the labels, and the labels change the output") {
+  for_each_kind({"pixelcnn", "row_lstm", "diagonal_bilstm", "gated_pixelcnn"},
+                [](const std::string& name, int64_t C, int64_t K) {
+    if (C == 1 && K == 256 && name != "gated_pixelcnn") return;  // keep the suite fast
+    // The unconditional causality test's models (the same seed; the class tables draw nothing from rng), so
+    // that the same few outputs sit behind always-off ReLUs, plus class tables.
+    fw::Rng rng(3);
+    ModelConfig cfg = tiny(name, C, K, 5);
+    if (name == "gated_pixelcnn") cfg.hidden = 4 * C;
+    cfg.classes = 3;
+    auto m = make_model(cfg, rng);
+    // The per-class tables start at zero; give them small values (as after a little training) so the labels matter.
+    int64_t tables = 0;
+    for (auto& [pname, p] : m->named_parameters())
+      if (pname.find("class") != std::string::npos) {
+        p.copy_(fw::mul_scalar(gradcheck::random(p.shape(), 40 + tables++), 0.1).to(p.dtype()));
+      }
+    CHECK(tables == (name == "gated_pixelcnn" ? 2 : 1) * cfg.layers);
+    Tensor base = random_images(1, C, 5, 5, K, 5);
+    check_causal([&](const Tensor& x) { return m->class_logits(x, std::vector<int64_t>(size_t(x.size(0)), 2)); },
+                 base, K);
+    fw::NoGradGuard no_grad;
+    Tensor two = repeat(base, 2);
+    Tensor lg = m->class_logits(two, {0, 1});  // the same image under two labels
+    std::vector<double> v = lg.to_vector();
+    const size_t half = v.size() / 2;  // (2, K, C, H, W): image 0's then image 1's
+    int64_t differ = 0;
+    for (size_t i = 0; i < half; ++i) differ += v[i] != v[half + i];
+    CHECK(differ * 2 > int64_t(half));  // most outputs, including the first element's (no context, only the class)
+    CHECK(v[0] != v[half]);
   });
 }
 

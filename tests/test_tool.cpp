@@ -477,3 +477,55 @@ TEST_CASE("a checkpoint whose tensors do not fit its configuration is refused, n
     CHECK(contains(r.err, "locked.safetensors"));
   }
 }
+
+TEST_CASE("class conditioning: train --conditional, sample --class K / all, eval's conditional NLL, clear errors") {
+  Fixture f;
+  // Labels beside the fixture's images (0..3), so the data is like MNIST's.
+  std::vector<int32_t> tr(40), te(8);
+  for (size_t i = 0; i < tr.size(); ++i) tr[i] = int32_t(i % 4);
+  for (size_t i = 0; i < te.size(); ++i) te[i] = int32_t(i % 4);
+  fw::io::write_idx_labels(f.data + "/train-labels-idx1-ubyte", tr, false);
+  fw::io::write_idx_labels(f.data + "/t10k-labels-idx1-ubyte", te, false);
+  const std::string out = f.t / "cond";
+  Result r = run(f.t, plus(tiny_train(f, out, "gated_pixelcnn"), {"--steps", "2", "--conditional"}));
+  REQUIRE_MESSAGE(r.rc == 0, r.err);
+  const std::string ckpt = out + "/last.safetensors";
+  CHECK(load(ckpt).metadata.at("model.classes") == "4");
+  // One class: every image from p(x | 2); all classes: --per-row images of each, one grid row per class.
+  r = run(f.t, {"sample", "--checkpoint", ckpt, "--class", "2", "-n", "3", "--npy", f.t / "k.npy", "--quiet"});
+  REQUIRE_MESSAGE(r.rc == 0, r.err);
+  r = run(f.t, {"sample", "--checkpoint", ckpt, "--class", "all", "--per-row", "2", "-o", f.t / "all.png",
+                "--npy", f.t / "all.npy", "--quiet"});
+  REQUIRE_MESSAGE(r.rc == 0, r.err);
+  CHECK(fw::io::read_npy(f.t / "all.npy").shape == std::vector<int64_t>{8, 1, 8, 8});
+  r = run(f.t, {"sample", "--checkpoint", ckpt, "--class", "all", "-n", "4", "-o", f.t / "x.png"});
+  CHECK(r.rc == 2);
+  CHECK(contains(r.err, "-n does not apply"));
+  r = run(f.t, {"sample", "--checkpoint", ckpt, "-o", f.t / "x.png"});
+  CHECK(r.rc == 2);
+  CHECK(contains(r.err, "class-conditional (4 classes): give --class K (0..3) or --class all"));
+  r = run(f.t, {"sample", "--checkpoint", ckpt, "--class", "4", "-o", f.t / "x.png"});
+  CHECK(r.rc == 2);
+  CHECK(contains(r.err, "--class"));
+  // eval: the conditional NLL, said so.
+  r = run(f.t, {"eval", "--checkpoint", ckpt, "--data", f.data, "--quiet"});
+  REQUIRE_MESSAGE(r.rc == 0, r.err);
+  CHECK(contains(r.out, "conditional NLL -log p(x | label)"));
+  r = run(f.t, {"eval", "--checkpoint", ckpt, "--data", f.data, "--json", "--quiet"});
+  CHECK(nlohmann::json::parse(r.out).at("conditional") == true);
+  // complete: each test image completed given its own label.
+  r = run(f.t, {"complete", "--checkpoint", ckpt, "--data", f.data, "-n", "2", "-k", "1", "--npy", f.t / "c.npy",
+                "--quiet"});
+  CHECK_MESSAGE(r.rc == 0, r.err);
+  // An unconditional model given --class; --conditional on data without labels.
+  const std::string plain = f.t / "plain";
+  r = run(f.t, plus(tiny_train(f, plain), {"--steps", "1"}));
+  REQUIRE_MESSAGE(r.rc == 0, r.err);
+  r = run(f.t, {"sample", "--checkpoint", plain + "/last.safetensors", "--class", "1", "-o", f.t / "x.png"});
+  CHECK(r.rc == 2);
+  CHECK(contains(r.err, "is unconditional (trained without --conditional)"));
+  write_idx_dataset(f.t / "nolabels", 20, 4, 8, 3);
+  r = run(f.t, plus(tiny_train(f, f.t / "nl"), {"--data", f.t / "nolabels", "--steps", "1", "--conditional"}));
+  CHECK(r.rc == 1);
+  CHECK(contains(r.err, "no class labels"));
+}

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cmath>
 #include <cstring>
 
 // Always inlined: a call in the loop body would keep the loop scalar.
@@ -86,6 +87,11 @@ FW_VEC_INLINE float tanh(float x) {
   const float big = __builtin_copysignf(1.0f - 2.0f / (exp(2.0f * ax) + 1.0f), x);
   return select(ax < 0.625f, small, big);
 }
+
+// The double versions are libm's (gradient checks run in double), so templates can call vec_math:: for either.
+inline double exp(double x) { return std::exp(x); }
+inline double sigmoid(double x) { return x >= 0 ? 1.0 / (1.0 + std::exp(-x)) : std::exp(x) / (1.0 + std::exp(x)); }
+inline double tanh(double x) { return std::tanh(x); }
 
 }  // namespace vec_math
 }  // namespace fw

@@ -9,6 +9,7 @@
 #include "tools/pixelrnn/common.h"
 #include "tools/pixelrnn/data_select.h"
 #include "tools/pixelrnn/flags.h"
+#include "tools/pixelrnn/model_ops.h"
 #include "tools/pixelrnn/progress.h"
 
 namespace pixelrnn::tool {
@@ -37,7 +38,8 @@ fw::io::Dataset input_images(const Flags& f, const Checkpoint& ck) {
 int cmd_complete(const Args& args) {
   Flags f("pixelrnn complete", "--checkpoint FILE [--data DATA --split S -n N | IMAGE.png ...] [-k K] -o GRID.png",
           "Hides the bottom half of each image (or --rect) and draws K completions of the hidden pixels from the\n"
-          "model of a checkpoint. The grid shows, per row: original | occluded (hidden pixels grey) | K completions.");
+          "model of a checkpoint. The grid shows, per row: original | occluded (hidden pixels grey) | K completions.\n"
+          "A class-conditional model (train --conditional) completes each image given its label in the data.");
   f.positionals("IMAGE.png ...", "PNG images of the model's size and channels (instead of --data)");
   f.value("checkpoint", "FILE", "checkpoint (.safetensors) written by pixelrnn train");
   add_data_flags(f, "complete N images spread evenly over the split: image floor((i+1)*n/N)-1 for i < N, as the "
@@ -98,8 +100,13 @@ int cmd_complete(const Args& args) {
   opts.naive = f.on("naive");
   TaskProgress progress(style, "complete", "elements");
   opts.progress = [&](int64_t done, int64_t total) { progress.update(done, total); };  // throws on SIGINT/SIGTERM
-  const std::vector<uint8_t> out = tensor_bytes(
-      model->sample(fw::Tensor::from_vector(shape, canvas), fw::Tensor::from_vector(shape, known), rng, opts));
+  const fw::Tensor canvas_t = fw::Tensor::from_vector(shape, canvas), known_t = fw::Tensor::from_vector(shape, known);
+  std::vector<int64_t> labels;  // a class-conditional model completes each image given its own label
+  if (model->class_conditional())
+    for (int64_t label : labels_of(d, 0, n)) labels.insert(labels.end(), size_t(k), label);
+  const std::vector<uint8_t> out = tensor_bytes(model->class_conditional()
+                                                    ? model->class_sample(canvas_t, known_t, rng, labels, opts)
+                                                    : model->sample(canvas_t, known_t, rng, opts));
   progress.finish();
   for (size_t at = 0; at < out.size(); ++at)
     if (known[at] != 0.0f && float(out[at]) != canvas[at])

@@ -17,7 +17,8 @@ namespace pixelrnn::tool {
 int cmd_eval(const Args& args) {
   Flags f("pixelrnn eval", "--checkpoint FILE [--data DATA] [--split test] [-n N] [--json] [--per-pixel FILE.npy]",
           "Computes -log p(x) of the images of a dataset split under the model of a checkpoint: the mean over\n"
-          "images in nats, and in bits per dimension (nats / (C*H*W*ln 2)).\n"
+          "images in nats, and in bits per dimension (nats / (C*H*W*ln 2)). For a class-conditional model (train\n"
+          "--conditional) it is the conditional NLL -log p(x | label), with the split's class labels.\n"
           "For a levels-2 model the 8-bit images are binarized first, as in training: --binarize stochastic draws\n"
           "each pixel as 1 with probability value/255 from the seed stored in the checkpoint (train.binarize_seed,\n"
           "always 0), drawn once over the whole split in order, so every eval of a split sees the same binary\n"
@@ -52,10 +53,13 @@ int cmd_eval(const Args& args) {
   if (f.has("per-pixel")) write_npy_f32(per_pixel, px.data(), {d.n, d.c, d.h, d.w});
   if (f.on("json")) {
     nlohmann::json j = {{"nll_nats", r.nll_nats}, {"bits_per_dim", r.bits_per_dim}, {"images", r.images}};
+    if (model->class_conditional()) j["conditional"] = true;  // -log p(x | label)
     std::cout << j.dump() << std::endl;
   } else {
-    std::cout << "NLL " << fmt_short(r.nll_nats) << " nats per image, " << fmt_short(r.bits_per_dim)
-              << " bits/dim over " << r.images << " images of " << d.source << "\n";
+    std::cout << (model->class_conditional() ? "conditional NLL -log p(x | label) " : "NLL ")
+              << fmt_short(r.nll_nats) << " nats per image, " << fmt_short(r.bits_per_dim) << " bits/dim over "
+              << r.images << " images of " << d.source
+              << (model->class_conditional() ? " (given their class labels)" : "") << "\n";
   }
   return kExitOk;
 }

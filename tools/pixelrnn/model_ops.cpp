@@ -12,6 +12,13 @@ namespace pixelrnn::tool {
 
 double bits_per_dim(double nll_nats, int64_t dims) { return nll_nats / (double(dims) * std::log(2.0)); }
 
+std::vector<int64_t> labels_of(const fw::io::Dataset& d, int64_t begin, int64_t end) {
+  if (!d.has_labels())
+    throw std::runtime_error(d.source + ": no class labels, but the model is class-conditional (trained with "
+                                        "--conditional): its likelihood needs a label per image");
+  return std::vector<int64_t>(d.labels.begin() + begin, d.labels.begin() + end);
+}
+
 NllResult evaluate_nll(PixelModel& model, const fw::io::Dataset& d, int64_t batch, std::vector<float>* per_pixel,
                        const std::function<void(int64_t)>& progress) {
   if (batch <= 0) throw std::invalid_argument("evaluate_nll: batch must be > 0");
@@ -21,7 +28,9 @@ NllResult evaluate_nll(PixelModel& model, const fw::io::Dataset& d, int64_t batc
   double total = 0;
   for (int64_t b = 0; b < d.n; b += batch) {
     const int64_t e = std::min(d.n, b + batch);
-    const std::vector<float> nll = model.nll(images_tensor(d, b, e)).to_float_vector();
+    const fw::Tensor x = images_tensor(d, b, e);  // x: (e - b, C, H, W)
+    const std::vector<float> nll =
+        (model.class_conditional() ? model.class_nll(x, labels_of(d, b, e)) : model.nll(x)).to_float_vector();
     if (int64_t(nll.size()) != (e - b) * isz)
       throw std::runtime_error("model returned " + std::to_string(nll.size()) + " NLL values for " +
                                std::to_string((e - b) * isz) + " pixel values");
@@ -41,7 +50,10 @@ NllResult evaluate_nll(PixelModel& model, const fw::io::Dataset& d, int64_t batc
 }
 
 std::vector<uint8_t> sample_images(PixelModel& model, int64_t n, int64_t batch, fw::Rng& rng,
-                                   const SampleOptions& opts) {
+                                   const SampleOptions& opts, const std::vector<int64_t>& labels) {
+  if (model.class_conditional() && int64_t(labels.size()) != n)
+    throw std::invalid_argument("sample_images: the model is class-conditional: " + std::to_string(n) +
+                                " images need " + std::to_string(n) + " labels, got " + std::to_string(labels.size()));
   const ModelConfig& cfg = model.config();
   const int64_t isz = cfg.channels * cfg.height * cfg.width;
   std::vector<uint8_t> out;
@@ -56,7 +68,11 @@ std::vector<uint8_t> sample_images(PixelModel& model, int64_t n, int64_t batch, 
         opts.progress(index * total + done, batches * total);
       };
     const fw::Tensor canvas = fw::Tensor::zeros({m, cfg.channels, cfg.height, cfg.width});
-    const std::vector<uint8_t> px = tensor_bytes(model.sample(canvas, fw::Tensor(), rng, o));
+    const std::vector<uint8_t> px = tensor_bytes(
+        model.class_conditional()
+            ? model.class_sample(canvas, fw::Tensor(), rng,
+                                 std::vector<int64_t>(labels.begin() + b, labels.begin() + b + m), o)
+            : model.sample(canvas, fw::Tensor(), rng, o));
     out.insert(out.end(), px.begin(), px.end());
   }
   return out;

@@ -20,7 +20,9 @@ struct NllResult {
 // requires: d's images match the model's configuration (check_data_matches), batch > 0.
 // ensures: the mean NLL over all images of d, summed in double precision in a fixed order (so it does not depend
 //   on the thread count); when per_pixel is non-null it receives the per-element NLL (N, C, H, W) as float32.
-//   progress(done) is called after each batch with the number of images done so far.
+//   progress(done) is called after each batch with the number of images done so far. For a class-conditional
+//   model (config().classes > 0) it is the conditional NLL, -log p(x | label), with d's labels; throws
+//   std::runtime_error naming d.source when d has none.
 NllResult evaluate_nll(PixelModel& model, const fw::io::Dataset& d, int64_t batch, std::vector<float>* per_pixel,
                        const std::function<void(int64_t)>& progress = {});
 
@@ -30,8 +32,13 @@ double bits_per_dim(double nll_nats, int64_t dims);
 // Draws n images from the model, batch at a time, all pixels unknown. opts is passed to PixelModel::sample, except
 // that opts.progress(done, total) counts over all the batches (total = batches * elements per image); it may
 // throw to cancel (e.g. Interrupted), and nothing is returned then.
+// labels: empty for an unconditional model; n class labels (image i drawn from p(x | labels[i])) for a
+// class-conditional one.
 // ensures: (n, C, H, W) bytes of pixel values in the model's space (0/1 or 0..255).
 std::vector<uint8_t> sample_images(PixelModel& model, int64_t n, int64_t batch, fw::Rng& rng,
-                                   const SampleOptions& opts = {});
+                                   const SampleOptions& opts = {}, const std::vector<int64_t>& labels = {});
+
+// Image i's label for dataset images [begin, end) (int64), for class_nll. throws naming d.source without labels.
+std::vector<int64_t> labels_of(const fw::io::Dataset& d, int64_t begin, int64_t end);
 
 }  // namespace pixelrnn::tool

@@ -1,5 +1,6 @@
 // tools/pixelrnn/train.cpp: `pixelrnn train`: the command line, the output folder, the data and the
 // configuration (new or resumed); the loop itself is in trainer.cpp.
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -56,6 +57,8 @@ Flags train_flags() {
   f.value("seed", "N", "seed of the initial weights, the batch order and the samples", "0");
   f.value("threads", "N", "worker threads (0: all cores)", "0");
   f.value("out", "DIR", "output folder (created when missing)", "", "o");
+  f.flag("conditional", "class-conditional model (data with labels: MNIST, Fashion-MNIST, CIFAR-10): a learned "
+                        "per-class bias in every layer; the loss is -log p(x | label)");
   f.flag("resume", "continue the run in DIR from DIR/last.safetensors");
   f.value("save-every-steps", "N", "also save a checkpoint every N steps (0: off)", "0");
   f.value("save-every-minutes", "X", "save a checkpoint every X minutes", "10");
@@ -207,6 +210,24 @@ int cmd_train(const Args& args) {
   o.cfg.channels = raw.c;
   o.cfg.height = raw.h;
   o.cfg.width = raw.w;
+  if (o.resume && f.on("conditional") && o.cfg.classes == 0)
+    throw UsageError(f.shown("conditional") + ": the run being resumed is unconditional (trained without it)");
+  if (f.on("conditional") || o.cfg.classes > 0) {
+    if (!raw.has_labels())
+      throw std::runtime_error(raw.source + ": no class labels (" +
+                               (o.resume ? std::string("the checkpoint's model is class-conditional") :
+                                           f.shown("conditional") + " needs them") +
+                               "); MNIST and Fashion-MNIST need their -labels-idx1- files beside the images");
+    int32_t top = 0;
+    for (int32_t k : raw.labels) {
+      if (k < 0) throw std::runtime_error(raw.source + ": negative class label " + std::to_string(k));
+      top = std::max(top, k);
+    }
+    if (!o.resume) o.cfg.classes = int64_t(top) + 1;
+    else if (top >= o.cfg.classes)
+      throw std::runtime_error(raw.source + ": class label " + std::to_string(top) +
+                               " but the checkpoint's model has " + std::to_string(o.cfg.classes) + " classes");
+  }
   o.cfg = resolve_model_config(o.cfg, model_field_flags(f), raw.source);
   const fw::io::Dataset all = to_pixel_space(raw, PixelSpace{o.cfg.levels, o.binarize});
   if (o.val < 0) o.val = all.n / 10;

@@ -51,7 +51,8 @@ void write_config_json(const TrainOptions& o, const fw::io::Dataset& train, cons
   j["model"] = {{"model", c.model}, {"channels", c.channels}, {"height", c.height}, {"width", c.width},
                 {"levels", c.levels}, {"layers", c.layers}, {"hidden", c.hidden}, {"out_hidden", c.out_hidden},
                 {"inner", c.model == "multiscale" ? nlohmann::json(c.inner) : nlohmann::json(nullptr)},
-                {"small", c.model == "multiscale" ? nlohmann::json(c.small) : nlohmann::json(nullptr)}};
+                {"small", c.model == "multiscale" ? nlohmann::json(c.small) : nlohmann::json(nullptr)},
+                {"classes", c.classes}};
   j["train"] = options_json(o);
   j["data"] = {{"source", train.source}, {"train_images", train.n}, {"val_images", val.n},
                {"channels", train.c}, {"height", train.h}, {"width", train.w}};
@@ -150,7 +151,11 @@ int run_training(const TrainOptions& o, const fw::io::Dataset& train, const fw::
     const int64_t step = p.step + 1;
     const fw::Tensor x = fw::Tensor::from_vector({b.n, b.c, b.h, b.w}, b.x);
     opt->zero_grad();
-    const fw::Tensor loss = fw::mul_scalar(fw::sum(model->nll(x)), 1.0 / double(b.n));
+    const fw::Tensor nll =
+        model->class_conditional()
+            ? model->class_nll(x, std::vector<int64_t>(b.labels.begin(), b.labels.end()))  // -log p(x | label)
+            : model->nll(x);
+    const fw::Tensor loss = fw::mul_scalar(fw::sum(nll), 1.0 / double(b.n));
     double lv = loss.item();
     if (step == o.inject_nan_step) lv = std::numeric_limits<double>::quiet_NaN();
     if (!std::isfinite(lv)) {
@@ -234,7 +239,9 @@ int run_training(const TrainOptions& o, const fw::io::Dataset& train, const fw::
             };
             fw::Rng grid_rng(grid_seed);
             try {
-              s = sample_images(*model, g, g, grid_rng, opts);
+              std::vector<int64_t> labels;  // class-conditional: image i of class i mod classes
+              for (int64_t i = 0; model->class_conditional() && i < g; ++i) labels.push_back(i % o.cfg.classes);
+              s = sample_images(*model, g, g, grid_rng, opts, labels);
               task.finish();
             } catch (const GridTooSlow& slow) {
               task.finish();
