@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdint>
 #include <random>
+#include <stdexcept>
 #include <vector>
 
 #include "framework/io/range_coder.h"
@@ -181,6 +182,21 @@ TEST_CASE("quantize_probs: exact total, floor of one, deterministic") {
   CHECK(f[0] > f[1]);
   CHECK(f[1] > f[2]);
   CHECK(f == quantize_probs(p, 1024));
+  // Largest remainders: every frequency within (x, x + 2] of its exact share x = p (total - K); a flat
+  // distribution over 256 values is not skewed towards one of them.
+  std::vector<double> flat(256);
+  for (size_t k = 0; k < flat.size(); ++k) flat[k] = 1.0 + 0.001 * double(k % 7);
+  double fs = 0;
+  for (double v : flat) fs += v;
+  const auto ff = quantize_probs(flat, 65536);
+  uint32_t fsum = 0;
+  for (size_t k = 0; k < ff.size(); ++k) {
+    const double x = flat[k] / fs * (65536 - 256);
+    CHECK(ff[k] > x);
+    CHECK(ff[k] <= x + 2);
+    fsum += ff[k];
+  }
+  CHECK(fsum == 65536);
   // Extreme: one symbol certain out of 256.
   std::vector<double> q(256, 0.0);
   q[17] = 1.0;

@@ -106,28 +106,36 @@ std::vector<uint32_t> quantize_probs(const std::vector<double>& p, uint32_t tota
   for (double v : p)
     if (std::isfinite(v) && v > 0) sum += v;
   std::vector<uint32_t> f(K, 1);
+  std::vector<double> frac(K, 0.0);
   const uint32_t spare = total - static_cast<uint32_t>(K);
   uint32_t used = static_cast<uint32_t>(K);
-  size_t best = 0;
   for (size_t k = 0; k < K; ++k) {
     const double v = std::isfinite(p[k]) && p[k] > 0 && sum > 0 ? p[k] / sum : 0.0;
-    double extra = std::floor(v * spare);
-    if (extra > spare) extra = spare;
+    const double x = std::min(v * spare, static_cast<double>(spare));
+    const double extra = std::floor(x);
+    frac[k] = x - extra;
     f[k] += static_cast<uint32_t>(extra);
     used += static_cast<uint32_t>(extra);
-    if (f[k] > f[best]) best = k;
   }
-  // sum(floor(v * spare)) <= spare, so used <= total (floating rounding cannot push it over: each term is
-  // at most v * spare, and the v sum to 1 within a few ulps; the clamp below keeps the contract regardless).
-  if (used > total) {
+  if (used > total) {  // only through rounding of the shares' sum; take from the largest
     uint32_t over = used - total;
-    for (size_t k = 0; k < K && over > 0; ++k) {
-      const uint32_t take = std::min(over, f[k] - 1);
-      f[k] -= take;
-      over -= take;
+    while (over > 0) {
+      size_t big = 0;
+      for (size_t k = 1; k < K; ++k)
+        if (f[k] > f[big]) big = k;
+      --f[big];
+      --over;
     }
-  } else {
-    f[best] += total - used;
+    return f;
+  }
+  // Largest remainders: the (total - used) < K symbols with the largest fractional parts get one more (ties: the
+  // lower index first), so every frequency is within one of 1 + its exact share p (total - K).
+  const uint32_t left = total - used;
+  if (left > 0) {
+    std::vector<uint32_t> order(K);
+    for (size_t k = 0; k < K; ++k) order[k] = static_cast<uint32_t>(k);
+    std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return frac[a] > frac[b]; });
+    for (uint32_t i = 0; i < left; ++i) ++f[order[i % K]];
   }
   return f;
 }

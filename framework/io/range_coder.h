@@ -62,8 +62,9 @@ class RangeDecoder {
 
 // Quantizes a probability vector p (K >= 1 entries, each finite and >= 0, any positive sum; NaN or negative
 // entries count as 0) to integer frequencies summing exactly to total (K <= total <= kMaxTotal), every one >= 1
-// (the floor: no symbol is impossible). freq[k] = 1 + floor(p[k] / sum * (total - K)); what rounding leaves
-// over goes to the most probable symbol (the lowest index among ties). A pure function of its inputs: the
+// (the floor: no symbol is impossible). freq[k] = 1 + floor(x[k]) with x[k] = p[k] / sum * (total - K), plus
+// one for the (total - sum of those) symbols with the largest fractional parts x[k] - floor(x[k]) (ties: lower
+// index first), so x[k] < freq[k] <= x[k] + 2 (largest remainders). A pure function of its inputs: the
 // same p gives the same table on every run (the coder's encoder and decoder rely on this).
 // throws std::invalid_argument when K == 0 or total is out of range.
 std::vector<uint32_t> quantize_probs(const std::vector<double>& p, uint32_t total);
