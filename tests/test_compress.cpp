@@ -220,6 +220,70 @@ TEST_CASE("lossless coding: the same frequencies and bytes at 1 and 2 threads") 
   }
 }
 
+TEST_CASE("compressed file: header round trip; every truncation, bad field and flipped header bit is refused") {
+  using namespace pixelrnn::tool;
+  CompressedHeader h;
+  h.height = 28;
+  h.width = 28;
+  h.channels = 1;
+  h.levels = 2;
+  h.chunk = 64;
+  h.count = 1000;
+  h.weights_hash = 0x0123456789abcdefull;
+  h.checksum = 42;
+  const std::vector<uint8_t> payload = {1, 2, 3, 4, 5, 6, 7};
+  const std::vector<uint8_t> file = serialize_compressed(h, payload);
+  REQUIRE(file.size() == kCompressedHeaderSize + payload.size());
+  const uint8_t* p = nullptr;
+  const CompressedHeader g = parse_compressed(file.data(), file.size(), "f.pxz", &p);
+  CHECK(g.height == 28);
+  CHECK(g.count == 1000);
+  CHECK(g.chunk == 64);
+  CHECK(g.weights_hash == h.weights_hash);
+  CHECK(g.checksum == 42);
+  CHECK(g.payload_size == payload.size());
+  CHECK(p == file.data() + kCompressedHeaderSize);
+  for (size_t n = 0; n < file.size(); ++n)
+    CHECK_THROWS_WITH_AS(parse_compressed(file.data(), n, "f.pxz", &p), doctest::Contains("f.pxz: "),
+                         CompressedFileError);
+  for (size_t bit = 0; bit < 8 * kCompressedHeaderSize; ++bit) {
+    std::vector<uint8_t> b = file;
+    b[bit / 8] ^= static_cast<uint8_t>(1u << (bit % 8));
+    CHECK_THROWS_AS(parse_compressed(b.data(), b.size(), "f.pxz", &p), CompressedFileError);
+  }
+  // Fields out of range, with a valid header hash.
+  auto bad = [&](CompressedHeader x, const std::string& msg) {
+    const std::vector<uint8_t> b = serialize_compressed(x, payload);
+    CHECK_THROWS_WITH_AS(parse_compressed(b.data(), b.size(), "f.pxz", &p), doctest::Contains(msg.c_str()),
+                         CompressedFileError);
+  };
+  CompressedHeader x = h;
+  x.levels = 3;
+  bad(x, "levels 3");
+  x = h;
+  x.channels = 2;
+  bad(x, "channels 2");
+  x = h;
+  x.chunk = 0;
+  bad(x, "chunk 0");
+  x = h;
+  x.chunk = 1001;
+  bad(x, "chunk 1001");
+  x = h;
+  x.count = 0;
+  bad(x, "image count 0");
+  x = h;
+  x.height = 4097;
+  bad(x, "out of range");
+  x = h;
+  x.version = 2;
+  bad(x, "version 2");
+  x = h;
+  x.count = 1 << 20;
+  x.height = x.width = 4096;
+  bad(x, "too many pixel values");
+}
+
 // ---- the commands ----
 
 using namespace tool_harness;

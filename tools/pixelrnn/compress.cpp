@@ -90,7 +90,7 @@ int cmd_compress(const Args& args) {
   f.value("checkpoint", "FILE", "checkpoint (.safetensors) written by pixelrnn train");
   add_data_flags(f, "compress the first N images of the split (default: all)");
   f.value("output", "FILE", "the compressed file to write", "", "o");
-  f.value("chunk", "N", "images per generator call (memory grows with it; decompress uses the same)", "64");
+  f.value("chunk", "N", "images per generator call, 1..4096 (memory grows with it; decompress uses the same)", "64");
   f.value("threads", "N", "worker threads (0: all cores; the output does not depend on it)", "0");
   add_progress_flags(f);
   f.parse(args);
@@ -99,7 +99,7 @@ int cmd_compress(const Args& args) {
   if (!f.has("output")) throw UsageError("-o FILE is required");
   if (!f.args().empty() && (f.has("data") || f.has("count") || f.has("split")))
     throw UsageError("give either PNG files or --data/--split/-n, not both");
-  const int64_t chunk_flag = f.integer("chunk", 64, 1, 1 << 20);
+  const int64_t chunk_flag = f.integer("chunk", 64, 1, kMaxChunk);
   fw::set_num_threads(int(f.integer("threads", 0, 0, 4096)));
   const ProgressStyle style = progress_style(f);
   check_output_file(f.str("output"), f.shown("output"));

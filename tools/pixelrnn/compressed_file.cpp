@@ -3,6 +3,7 @@
 #include "tools/pixelrnn/compressed_file.h"
 
 #include <cstdio>
+#include <algorithm>
 #include <cstring>
 
 namespace pixelrnn::tool {
@@ -82,8 +83,12 @@ CompressedHeader parse_compressed(const uint8_t* data, size_t size, const std::s
   if (h.levels != 2 && h.levels != 256) fail("levels " + std::to_string(h.levels) + " (must be 2 or 256)");
   if (count < 1 || count > (uint64_t(1) << 20)) fail("image count " + std::to_string(count) + " out of range");
   h.count = static_cast<int64_t>(count);
-  if (h.chunk < 1 || h.chunk > h.count)
-    fail("chunk " + std::to_string(h.chunk) + " out of range (1.." + std::to_string(h.count) + ")");
+  if (h.chunk < 1 || h.chunk > h.count || h.chunk > kMaxChunk)
+    fail("chunk " + std::to_string(h.chunk) + " out of range (1.." + std::to_string(std::min(h.count, kMaxChunk)) +
+         ")");
+  if (static_cast<uint64_t>(h.count * h.channels) * static_cast<uint64_t>(h.height * h.width) > (uint64_t(1) << 32))
+    fail("too many pixel values (" + std::to_string(h.count) + " images of " + std::to_string(h.channels) + "x" +
+         std::to_string(h.height) + "x" + std::to_string(h.width) + "; at most 2^32)");
   const uint64_t have = size - kCompressedHeaderSize;
   if (h.payload_size > have)
     fail("truncated: the payload is " + std::to_string(h.payload_size) + " bytes, only " + std::to_string(have) +

@@ -8,8 +8,8 @@
 //   16      4    width         (1 .. 4096)
 //   20      4    channels      (1 or 3)
 //   24      4    levels        (2 or 256)
-//   28      4    chunk         images per generator call (1 .. count); the decoder must use the same
-//   32      8    count         images (1 .. 2^20)
+//   28      4    chunk         images per generator call (1 .. min(count, 4096)); the decoder uses the same
+//   32      8    count         images (1 .. 2^20; count x channels x height x width <= 2^32)
 //   40      8    weights hash  FNV-1a 64 of the checkpoint's model (weights_hash)
 //   48      8    checksum      FNV-1a 64 of the decoded images' bytes (N, C, H, W), levels 2 as 0/1
 //   56      8    payload size  bytes after the header; must be exactly what follows
@@ -33,6 +33,7 @@ class CompressedFileError : public std::runtime_error {
 
 constexpr uint32_t kCompressedVersion = 1;
 constexpr size_t kCompressedHeaderSize = 72;
+constexpr int64_t kMaxChunk = 4096;
 
 struct CompressedHeader {
   uint32_t version = kCompressedVersion;
