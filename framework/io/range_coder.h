@@ -4,7 +4,7 @@
 // knows nothing of images or models; the caller supplies (cumulative frequency, frequency, total) per symbol.
 //
 // Contract: totals are at most kMaxTotal (2^16) and every coded symbol has freq >= 1 (quantize_probs gives
-// such tables). Encoding n symbols costs at most sum(-log2(freq/total)) + n * 2^-7 + 40 bits (the 5 flush bytes);
+// such tables). Encoding n symbols costs at most sum(-log2(freq/total)) + n * 2^-7 + 48 bits (the flush bytes);
 // in practice the per-symbol overhead is about total / range <= 2^-8 relative, far smaller on average.
 // The decoder never reads outside its buffer: past the end it reads zero bytes and counts them
 // (overrun()), so a truncated stream decodes to something (which the caller must detect, e.g. by a checksum
