@@ -12,7 +12,7 @@ BUILD=build-fuzz
 if [ ! -f "$BUILD/build.ninja" ]; then
   CXX=clang++ meson setup "$BUILD" -Dfuzz=true >/dev/null
 fi
-targets=(fuzz_idx fuzz_cifar fuzz_png fuzz_npy)
+targets=(fuzz_idx fuzz_cifar fuzz_png fuzz_npy fuzz_compressed)
 [ -f fuzz/fuzz_checkpoint.cpp ] && targets+=(fuzz_checkpoint)
 ninja -C "$BUILD" $(printf 'fuzz/%s ' "${targets[@]}")
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"

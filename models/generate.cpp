@@ -134,7 +134,9 @@ fw::Tensor generate(const PixelNetwork& net, const fw::Tensor& canvas, const fw:
           if (kn[idx(n, ch, r, c)] != 0.0) continue;
           const double u = rng.uniform();
           for (int64_t k = 0; k < K; ++k) z[k] = lg[static_cast<size_t>(n * C * K + ch * K + k)];
-          const int64_t value = draw_element(z.data(), cfg.levels, u, opts.on_draw ? &probs : nullptr);
+          const bool want = opts.on_draw || opts.choose;
+          int64_t value = draw_element(z.data(), cfg.levels, u, want ? &probs : nullptr);
+          if (opts.choose) value = chosen_value(opts, DrawInfo{n, ch, r, c, u, value, &probs}, cfg.levels, who);
           px[idx(n, ch, r, c)] = static_cast<float>(value);
           x.at(r, c, n)[ch] = static_cast<float>(value) * scale;
           if (opts.on_draw) opts.on_draw(DrawInfo{n, ch, r, c, u, value, &probs});

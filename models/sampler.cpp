@@ -51,6 +51,17 @@ int64_t draw_element(const double* z, int64_t levels, double u, std::vector<doub
   return k;
 }
 
+int64_t chosen_value(const SampleOptions& opts, const DrawInfo& info, int64_t levels, const std::string& who) {
+  if (!opts.choose) return info.value;
+  const int64_t v = opts.choose(info);
+  if (v < 0 || v >= levels)
+    throw std::invalid_argument(who + ": the choose hook returned " + std::to_string(v) + " for element (n " +
+                                std::to_string(info.n) + ", channel " + std::to_string(info.channel) + ", row " +
+                                std::to_string(info.row) + ", col " + std::to_string(info.col) + "), not in 0.." +
+                                std::to_string(levels - 1));
+  return v;
+}
+
 std::vector<double> check_sample_inputs(const fw::Tensor& canvas, const fw::Tensor& known, int64_t levels,
                                         const std::string& who) {
   if (!canvas.defined() || canvas.dim() != 4) throw fw::ShapeError(who + ": canvas must be (N, C, H, W)");
@@ -95,7 +106,9 @@ fw::Tensor sample_raster(const LogitsFn& logits_fn, int64_t levels, const fw::Te
           if (kn[idx(n, c, r, j)] != 0.0) continue;
           const double u = rng.uniform();
           for (int64_t k = 0; k < K; ++k) z[k] = lg.at({n, k, c, r, j});
-          const int64_t value = draw_element(z.data(), levels, u, opts.on_draw ? &probs : nullptr);
+          const bool want = opts.on_draw || opts.choose;
+          int64_t value = draw_element(z.data(), levels, u, want ? &probs : nullptr);
+          if (opts.choose) value = chosen_value(opts, DrawInfo{n, c, r, j, u, value, &probs}, levels, who);
           px[idx(n, c, r, j)] = static_cast<float>(value);
           if (opts.on_draw) opts.on_draw(DrawInfo{n, c, r, j, u, value, &probs});
         }

@@ -23,11 +23,22 @@ struct DrawInfo {
   int64_t value = 0;                             // the value drawn
   const std::vector<double>* probs = nullptr;    // P(value = k), k = 0 .. levels-1 (levels 2: {1 - p, p})
 };
+// choose (normally unset) replaces the random draw: it is called for every draw, in the same order as on_draw,
+// with the element's DrawInfo (u and value as the rng would have drawn them; probs always filled) and returns the
+// value the element takes instead (0 .. levels-1, else std::invalid_argument). rng.uniform() is still called once
+// per element, so the rng advances as usual; on_draw then reports the chosen value. Lossless compression
+// (tools/pixelrnn/compress.cpp) uses it to drive the generator with the true pixels (encoder) or the decoded
+// ones (decoder), so both see the same probabilities.
 struct SampleOptions {
   bool naive = false;
   std::function<void(int64_t done, int64_t total)> progress;
   std::function<void(const DrawInfo&)> on_draw;
+  std::function<int64_t(const DrawInfo&)> choose;
 };
+
+// The value of one draw under opts.choose (see SampleOptions): info.value when choose is unset, else choose's
+// answer, checked to lie in 0 .. levels-1 (throws std::invalid_argument naming `who`).
+int64_t chosen_value(const SampleOptions& opts, const DrawInfo& info, int64_t levels, const std::string& who);
 
 // The draw rule shared by every sampler: z holds the distribution parameters of one element (levels 2: z[0] is
 // the logit of P(1); levels 256: 256 unnormalised log-probabilities). levels 2: 1 iff u < sigmoid(z[0]);

@@ -15,6 +15,8 @@ int cmd_sample(const Args& args);           // sample.cpp
 int cmd_complete(const Args& args);         // complete.cpp
 int cmd_receptive_field(const Args& args);  // receptive_field.cpp
 int cmd_bench(const Args& args);            // bench.cpp
+int cmd_compress(const Args& args);         // compress.cpp
+int cmd_decompress(const Args& args);       // compress.cpp
 
 // Exit statuses (docs/tool.md).
 constexpr int kExitOk = 0, kExitError = 1, kExitUsage = 2, kExitSigint = 130, kExitSigterm = 143;

@@ -29,6 +29,8 @@ const Command kCommands[] = {
     {"sample", cmd_sample, "draw images from a checkpoint into a PNG grid"},
     {"complete", cmd_complete, "fill in the hidden part (bottom half or a rectangle) of images"},
     {"receptive-field", cmd_receptive_field, "draw which pixels a model's output at one pixel can see"},
+    {"compress", cmd_compress, "code images losslessly with a model (file size ~ the model's NLL in bits)"},
+    {"decompress", cmd_decompress, "decode a file written by compress, checked bit for bit, into PNGs or IDX"},
     {"bench", cmd_bench, "training and sampling speed on random inputs, checked against the reference kernels"},
 };
 
