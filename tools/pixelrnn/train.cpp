@@ -46,7 +46,7 @@ Flags train_flags() {
   f.value("out-hidden", "N", "feature maps of the output stack", "the model's default");
   f.value("inner", "KIND", "multiscale: layer kind of both networks", "row_lstm");
   f.value("small", "S", "multiscale: side of the small image", "height / 2");
-  f.value("batch", "N", "images per step", "16");
+  f.value("batch", "N", "images per step (under mpirun: over all ranks; must divide by their number)", "16");
   f.value("lr", "X", "learning rate", "0.001");
   f.value("optimizer", "NAME", "rmsprop | adam | sgd", "rmsprop");
   f.value("clip", "X", "clip the global gradient norm to X (0: off)", "0");
