@@ -131,20 +131,22 @@ NllResult evaluate_nll_all_ranks(PixelModel& model, const fw::io::Dataset& d, in
   return r;
 }
 
-StepAgreement agree_at_step(int local_signal, bool rank0_done) {
+StepAgreement agree_at_step(int local_signal, bool interrupted_in_epoch_end, bool rank0_done) {
   fw::dist::Communicator& w = fw::dist::world();
   StepAgreement a;
   if (w.size() == 1) {
     a.signal = local_signal;
+    a.interrupted_in_epoch_end = interrupted_in_epoch_end;
     a.done = rank0_done;
     return a;
   }
-  // [ranks with SIGINT, ranks with SIGTERM, rank 0's done]
-  double v[3] = {local_signal == SIGINT ? 1.0 : 0.0, local_signal == SIGTERM ? 1.0 : 0.0,
-                 w.rank() == 0 && rank0_done ? 1.0 : 0.0};
-  w.allreduce_sum(v, 3);
+  // [ranks with SIGINT, ranks with SIGTERM, ranks interrupted in the epoch end, rank 0's done]
+  double v[4] = {local_signal == SIGINT ? 1.0 : 0.0, local_signal == SIGTERM ? 1.0 : 0.0,
+                 interrupted_in_epoch_end ? 1.0 : 0.0, w.rank() == 0 && rank0_done ? 1.0 : 0.0};
+  w.allreduce_sum(v, 4);
   a.signal = v[1] > 0 ? SIGTERM : v[0] > 0 ? SIGINT : 0;
-  a.done = v[2] > 0;
+  a.interrupted_in_epoch_end = v[2] > 0;
+  a.done = v[3] > 0;
   return a;
 }
 

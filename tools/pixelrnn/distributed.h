@@ -61,12 +61,14 @@ std::vector<double> allreduce_step(const std::vector<fw::Tensor>& params, double
 NllResult evaluate_nll_all_ranks(PixelModel& model, const fw::io::Dataset& d, int64_t batch,
                                  std::vector<float>* per_pixel, const std::function<void(int64_t)>& progress = {});
 
-// The signal to stop on as agreed by all ranks (SIGTERM when any rank has one, else SIGINT, else 0), and whether
-// rank 0 says the run is done: one collective, called by every rank at each step boundary.
+// The step-boundary agreement, one collective called by every rank: the signal to stop on (SIGTERM when any rank
+// has one, else SIGINT, else 0), whether a rank was already interrupted inside the epoch's end (validation or
+// grid: that step must end the run even when it was the last one), and whether rank 0 says the run is done.
 struct StepAgreement {
   int signal = 0;
+  bool interrupted_in_epoch_end = false;
   bool done = false;
 };
-StepAgreement agree_at_step(int local_signal, bool rank0_done);
+StepAgreement agree_at_step(int local_signal, bool interrupted_in_epoch_end, bool rank0_done);
 
 }  // namespace pixelrnn::tool

@@ -159,9 +159,14 @@ int run_training(const TrainOptions& o, const fw::io::Dataset& train, const fw::
   for (;;) {
     // Every rank stops at the same step boundary: on a signal any rank has (or rank 0's grid was interrupted
     // by), or when rank 0's stopping rules say so (its wall clock decides --minutes).
-    const StepAgreement agreed = agree_at_step(interrupted ? interrupted : stop_requested(), done());
-    if (agreed.signal) interrupted = agreed.signal;
-    if (agreed.done || interrupted) break;
+    // As in one process: an interruption inside the epoch's end stops the run; otherwise reaching a stopping
+    // rule ends it normally even with a signal pending; otherwise a signal stops it.
+    const StepAgreement agreed = agree_at_step(interrupted ? interrupted : stop_requested(), interrupted != 0, done());
+    if (agreed.interrupted_in_epoch_end || (!agreed.done && agreed.signal)) {
+      interrupted = agreed.signal;
+      break;
+    }
+    if (agreed.done) break;
     const auto step_start = Clock::now();
     const fw::io::Batch b = batches.next();
     const int64_t step = p.step + 1;
@@ -306,7 +311,6 @@ int run_training(const TrainOptions& o, const fw::io::Dataset& train, const fw::
     if (metrics) metrics->add(row);
     const bool timed = o.save_every_minutes > 0 && seconds_since(last_save_time) >= o.save_every_minutes * 60;
     if (!interrupted && (epoch_end || timed || (o.save_every_steps > 0 && step % o.save_every_steps == 0))) save();
-    if (interrupted) break;
   }
   progress.finish();
   if (last_saved_step != p.step || interrupted) save();
