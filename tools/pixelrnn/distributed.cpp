@@ -6,6 +6,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "tools/pixelrnn/flags.h"
+
 namespace pixelrnn::tool {
 
 DistributedSession::DistributedSession(int* argc, char*** argv) {
@@ -35,6 +37,14 @@ RankFailed::RankFailed(int r)
 
 void agree_or_throw(std::exception_ptr error) {
   const int failed = fw::dist::world().first_failed(error != nullptr);
+  if (error && failed == 0 && fw::dist::world().rank() != 0) {
+    try {
+      std::rethrow_exception(error);
+    } catch (const UsageError&) {
+      throw RepeatedUsageError{};
+    } catch (...) {
+    }
+  }
   if (error) std::rethrow_exception(error);
   if (failed >= 0) throw RankFailed(failed);
 }

@@ -45,6 +45,9 @@ struct RankFailed : CollectiveError {
   explicit RankFailed(int rank);
   int rank;
 };
+// A usage error of a rank other than 0 when rank 0 failed too: the same command line gives the same usage error,
+// said once by rank 0; main() exits 2 without a message.
+struct RepeatedUsageError {};
 void agree_or_throw(std::exception_ptr error);
 
 // Makes every rank's parameters and optimizer state rank 0's (broadcast).

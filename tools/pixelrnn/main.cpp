@@ -89,6 +89,8 @@ int main(int argc, char** argv) {
     const StopSignals signals;  // SIGINT / SIGTERM are polled by every long wait (interrupt.h)
     try {
       return c.run(Args(all.begin() + 1, all.end()));
+    } catch (const RepeatedUsageError&) {
+      return kExitUsage;  // rank 0 said it
     } catch (const CollectiveError& e) {
       // Every rank throws it alike: said once, by rank 0.
       if (fw::dist::world().rank() == 0) std::cerr << who << ": error: " << e.what() << "\n";
