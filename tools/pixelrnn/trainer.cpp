@@ -157,10 +157,9 @@ int run_training(const TrainOptions& o, const fw::io::Dataset& train, const fw::
   double latest_epoch_loss = p.epoch_loss_images > 0 ? p.epoch_loss_sum / double(p.epoch_loss_images) : std::nan("");
   int interrupted = 0;
   for (;;) {
-    // Every rank stops at the same step boundary: on a signal any rank has (or rank 0's grid was interrupted
-    // by), or when rank 0's stopping rules say so (its wall clock decides --minutes).
-    // As in one process: an interruption inside the epoch's end stops the run; otherwise reaching a stopping
-    // rule ends it normally even with a signal pending; otherwise a signal stops it.
+    // Every rank stops at the same step boundary (rank 0's clock decides --minutes). As in one process: an
+    // interruption inside the epoch's end stops the run; otherwise a stopping rule reached ends it normally even
+    // with a signal pending; otherwise a signal on any rank stops it.
     const StepAgreement agreed = agree_at_step(interrupted ? interrupted : stop_requested(), interrupted != 0, done());
     if (agreed.interrupted_in_epoch_end || (!agreed.done && agreed.signal)) {
       interrupted = agreed.signal;
