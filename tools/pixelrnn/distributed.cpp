@@ -4,8 +4,10 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <iostream>
 #include <stdexcept>
 
+#include "tools/pixelrnn/commands.h"
 #include "tools/pixelrnn/flags.h"
 
 namespace pixelrnn::tool {
@@ -35,18 +37,34 @@ std::string rank_prefix() {
 RankFailed::RankFailed(int r)
     : CollectiveError("rank " + std::to_string(r) + " failed (see its message); every rank stopped"), rank(r) {}
 
-void agree_or_throw(std::exception_ptr error) {
-  const int failed = fw::dist::world().first_failed(error != nullptr);
-  if (error && failed == 0 && fw::dist::world().rank() != 0) {
+void agree_or_throw(std::exception_ptr error, const std::string& who) {
+  fw::dist::Communicator& w = fw::dist::world();
+  const int failed = w.first_failed(error != nullptr);
+  if (failed < 0) return;
+  if (w.size() == 1) std::rethrow_exception(error);
+  const std::string me = who + ": rank " + std::to_string(w.rank()) + ": ";
+  int status = kExitError;
+  if (error) {
     try {
       std::rethrow_exception(error);
-    } catch (const UsageError&) {
-      throw RepeatedUsageError{};
+    } catch (const UsageError& e) {
+      status = kExitUsage;
+      if (failed != 0 || w.rank() == 0) std::cerr << me << "usage error: " << e.what() << "\n(see '" << who << " --help')\n";
+    } catch (const std::exception& e) {
+      std::cerr << me << "error: " << e.what() << "\n";
     } catch (...) {
+      std::cerr << me << "error: unknown exception\n";
     }
+  } else if (w.rank() == 0) {
+    std::cerr << me << "error: " << RankFailed(failed).what() << "\n";
   }
-  if (error) std::rethrow_exception(error);
-  if (failed >= 0) throw RankFailed(failed);
+  std::cerr.flush();
+  w.barrier();
+  // Every rank exits with the status of the lowest failed rank's kind of error.
+  int usage = status == kExitUsage && w.rank() == failed ? 1 : 0;
+  double u = usage;
+  w.allreduce_sum(&u, 1);
+  throw AlreadyReported{u > 0 ? kExitUsage : kExitError};
 }
 
 void broadcast_from_rank0(const std::vector<fw::Tensor>& params, fw::optim::Optimizer* opt) {

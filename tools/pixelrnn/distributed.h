@@ -45,10 +45,16 @@ struct RankFailed : CollectiveError {
   explicit RankFailed(int rank);
   int rank;
 };
-// A usage error of a rank other than 0 when rank 0 failed too: the same command line gives the same usage error,
-// said once by rank 0; main() exits 2 without a message.
-struct RepeatedUsageError {};
-void agree_or_throw(std::exception_ptr error);
+// Thrown by agree_or_throw on every rank when a rank failed, after the messages were printed: main() exits with
+// status without a message.
+struct AlreadyReported {
+  int status;
+};
+// Several ranks: every failing rank prints its error ("WHO: rank R: error: ..."; a usage error rank 0 also has is
+// said by rank 0 alone), rank 0 names the lowest failed rank when it did not fail itself, then all wait for each
+// other (mpirun ends the job at the first non-zero exit, which could cut a slower rank's message) and throw
+// AlreadyReported (status 2 for a usage error, else 1).
+void agree_or_throw(std::exception_ptr error, const std::string& who);
 
 // Makes every rank's parameters and optimizer state rank 0's (broadcast).
 void broadcast_from_rank0(const std::vector<fw::Tensor>& params, fw::optim::Optimizer* opt);

@@ -89,11 +89,13 @@ int main(int argc, char** argv) {
     const StopSignals signals;  // SIGINT / SIGTERM are polled by every long wait (interrupt.h)
     try {
       return c.run(Args(all.begin() + 1, all.end()));
-    } catch (const RepeatedUsageError&) {
-      return kExitUsage;  // rank 0 said it
+    } catch (const AlreadyReported& r) {
+      return r.status;  // every failing rank said why (distributed.h)
     } catch (const CollectiveError& e) {
-      // Every rank throws it alike: said once, by rank 0.
-      if (fw::dist::world().rank() == 0) std::cerr << who << ": error: " << e.what() << "\n";
+      // Every rank throws it alike: said once, by rank 0, before any rank exits (mpirun ends the job at the first
+      // non-zero exit).
+      if (fw::dist::world().rank() == 0) std::cerr << who << ": error: " << e.what() << std::endl;
+      fw::dist::world().barrier();
       return kExitError;
     } catch (const UsageError& e) {
       std::cerr << who << ": usage error: " << e.what() << "\n(see '" << who << " --help')\n";

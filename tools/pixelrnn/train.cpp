@@ -288,7 +288,7 @@ int cmd_train(const Args& args) {
   } catch (...) {
     error = std::current_exception();
   }
-  agree_or_throw(error);  // a rank that cannot start (its data, its folder) stops every rank
+  agree_or_throw(error, "pixelrnn train");  // a rank that cannot start (its data, its folder) stops every rank
   return run_training(P.o, P.train, P.val, P.o.resume ? &P.ck : nullptr);
 }
 

@@ -313,6 +313,8 @@ int run_training(const TrainOptions& o, const fw::io::Dataset& train, const fw::
   }
   progress.finish();
   if (last_saved_step != p.step || interrupted) save();
+  // No rank exits before rank 0 has saved: mpirun ends the job at the first non-zero exit (130 / 143).
+  world.barrier();
 
   auto summary = [&](const char* how) {
     if (!o.json || !writer) return;
