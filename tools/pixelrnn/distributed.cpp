@@ -44,21 +44,24 @@ void agree_or_throw(std::exception_ptr error, const std::string& who) {
   if (w.size() == 1) std::rethrow_exception(error);
   const std::string me = who + ": rank " + std::to_string(w.rank()) + ": ";
   int status = kExitError;
+  // Each message goes out in one write, the failing ranks' first, rank 0's summary after a barrier: mpirun
+  // forwards every rank's stderr as it comes, so separate writes could interleave.
+  std::string msg;
   if (error) {
     try {
       std::rethrow_exception(error);
     } catch (const UsageError& e) {
       status = kExitUsage;
-      if (failed != 0 || w.rank() == 0) std::cerr << me << "usage error: " << e.what() << "\n(see '" << who << " --help')\n";
+      if (failed != 0 || w.rank() == 0) msg = me + "usage error: " + e.what() + "\n(see '" + who + " --help')\n";
     } catch (const std::exception& e) {
-      std::cerr << me << "error: " << e.what() << "\n";
+      msg = me + "error: " + e.what() + "\n";
     } catch (...) {
-      std::cerr << me << "error: unknown exception\n";
+      msg = me + "error: unknown exception\n";
     }
-  } else if (w.rank() == 0) {
-    std::cerr << me << "error: " << RankFailed(failed).what() << "\n";
   }
-  std::cerr.flush();
+  if (!msg.empty()) std::cerr << msg << std::flush;
+  w.barrier();
+  if (!error && w.rank() == 0) std::cerr << (me + "error: " + RankFailed(failed).what() + "\n") << std::flush;
   w.barrier();
   // Every rank exits with the status of the lowest failed rank's kind of error.
   int usage = status == kExitUsage && w.rank() == failed ? 1 : 0;

@@ -94,7 +94,7 @@ int main(int argc, char** argv) {
     } catch (const CollectiveError& e) {
       // Every rank throws it alike: said once, by rank 0, before any rank exits (mpirun ends the job at the first
       // non-zero exit).
-      if (fw::dist::world().rank() == 0) std::cerr << who << ": error: " << e.what() << std::endl;
+      if (fw::dist::world().rank() == 0) std::cerr << (who + ": error: " + e.what() + "\n") << std::flush;
       fw::dist::world().barrier();
       return kExitError;
     } catch (const UsageError& e) {
