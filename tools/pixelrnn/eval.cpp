@@ -8,7 +8,9 @@
 #include "tools/pixelrnn/commands.h"
 #include "tools/pixelrnn/common.h"
 #include "tools/pixelrnn/data_select.h"
+#include "tools/pixelrnn/distributed.h"
 #include "tools/pixelrnn/flags.h"
+#include "tools/pixelrnn/interrupt.h"
 #include "tools/pixelrnn/model_ops.h"
 #include "tools/pixelrnn/progress.h"
 
@@ -22,7 +24,8 @@ int cmd_eval(const Args& args) {
           "For a levels-2 model the 8-bit images are binarized first, as in training: --binarize stochastic draws\n"
           "each pixel as 1 with probability value/255 from the seed stored in the checkpoint (train.binarize_seed,\n"
           "always 0), drawn once over the whole split in order, so every eval of a split sees the same binary\n"
-          "images; threshold maps values >= 128 to 1.");
+          "images; threshold maps values >= 128 to 1.\n"
+          "Under mpirun the batches are shared out over the ranks (rank 0 prints and writes).");
   f.value("checkpoint", "FILE", "checkpoint (.safetensors) written by pixelrnn train; it gives the model");
   add_data_flags(f, "evaluate the first N images of the split (default: all)");
   f.value("batch", "N", "images per forward pass", "64");
@@ -47,9 +50,15 @@ int cmd_eval(const Args& args) {
   const std::unique_ptr<PixelModel> model = load_model(ck);
   std::vector<float> px;
   TaskProgress progress(style, "eval", "images");
-  const NllResult r = evaluate_nll(*model, d, batch, f.has("per-pixel") ? &px : nullptr,
-                                   [&](int64_t done) { progress.update(done, d.n); });  // throws on SIGINT/SIGTERM
+  // Under mpirun the batches are shared out over the ranks and the sums reduced (distributed.h); rank 0 reports.
+  const bool parallel = fw::dist::world().size() > 1, writer = fw::dist::world().rank() == 0;
+  const NllResult r = evaluate_nll_all_ranks(*model, d, batch, f.has("per-pixel") ? &px : nullptr,
+                                             [&](int64_t done) {
+                                               if (writer) progress.update(done, d.n, !parallel);
+                                             });  // throws on SIGINT/SIGTERM in one process
   progress.finish();
+  if (parallel) check_interrupt();  // every rank got the signal from mpirun
+  if (!writer) return kExitOk;
   if (f.has("per-pixel")) write_npy_f32(per_pixel, px.data(), {d.n, d.c, d.h, d.w});
   if (f.on("json")) {
     nlohmann::json j = {{"nll_nats", r.nll_nats}, {"bits_per_dim", r.bits_per_dim}, {"images", r.images}};

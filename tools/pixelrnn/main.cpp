@@ -1,15 +1,18 @@
 // tools/pixelrnn/main.cpp: the pixelrnn program: dispatches to a subcommand and turns errors into messages on
 // stderr and exit statuses (0 success, 1 error, 2 usage error, 130/143 training stopped by SIGINT/SIGTERM after
-// saving a checkpoint; sample, complete and eval interrupted, nothing written). See docs/tool.md.
+// saving a checkpoint; sample, complete and eval interrupted, nothing written). See docs/tool.md. Started by mpirun
+// (a build with MPI), every rank runs the command data-parallel (docs/distributed.md); errors then name the rank.
 #include <malloc.h>
 
 #include <cstdio>
 #include <exception>
 #include <iostream>
 #include <new>
+#include <memory>
 #include <string>
 
 #include "tools/pixelrnn/commands.h"
+#include "tools/pixelrnn/distributed.h"
 #include "tools/pixelrnn/flags.h"
 #include "tools/pixelrnn/interrupt.h"
 
@@ -75,10 +78,27 @@ int main(int argc, char** argv) {
   }
   for (const Command& c : kCommands) {
     if (first != c.name) continue;
-    const std::string who = std::string("pixelrnn ") + c.name;
+    std::string who = std::string("pixelrnn ") + c.name;
+    std::unique_ptr<DistributedSession> session;  // MPI when started by mpirun (finalised last)
+    try {
+      session = std::make_unique<DistributedSession>(&argc, &argv);
+    } catch (const std::exception& e) {
+      std::cerr << who << ": error: " << e.what() << "\n";
+      return kExitError;
+    }
+    const std::string rank = rank_prefix();
+    if (!rank.empty()) who += ": " + rank.substr(0, rank.size() - 2);
     const StopSignals signals;  // SIGINT / SIGTERM are polled by every long wait (interrupt.h)
     try {
       return c.run(Args(all.begin() + 1, all.end()));
+    } catch (const AlreadyReported& r) {
+      return r.status;  // every failing rank said why (distributed.h)
+    } catch (const CollectiveError& e) {
+      // Every rank throws it alike: said once, by rank 0, before any rank exits (mpirun ends the job at the first
+      // non-zero exit).
+      if (fw::dist::world().rank() == 0) std::cerr << (who + ": error: " + e.what() + "\n") << std::flush;
+      fw::dist::world().barrier();
+      return kExitError;
     } catch (const UsageError& e) {
       std::cerr << who << ": usage error: " << e.what() << "\n(see '" << who << " --help')\n";
       return kExitUsage;

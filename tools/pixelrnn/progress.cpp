@@ -118,8 +118,8 @@ TaskProgress::~TaskProgress() {
 
 double TaskProgress::elapsed_s() const { return std::chrono::duration<double>(Clock::now() - start_).count(); }
 
-void TaskProgress::update(int64_t done, int64_t total) {
-  check_interrupt();
+void TaskProgress::update(int64_t done, int64_t total, bool poll_signals) {
+  if (poll_signals) check_interrupt();
   done_ = done;
   total_ = total;
   if (style_.quiet || finished_) return;

@@ -65,7 +65,8 @@ class TaskProgress {
   TaskProgress(const TaskProgress&) = delete;
   TaskProgress& operator=(const TaskProgress&) = delete;
   // Reports done of total (total > 0). throws: Interrupted when SIGINT / SIGTERM has arrived.
-  void update(int64_t done, int64_t total);
+  // poll_signals false: no check_interrupt() (data-parallel work acts on signals at step boundaries only).
+  void update(int64_t done, int64_t total, bool poll_signals = true);
   // Clears the bar (terminal) or prints a last line when any line was printed (otherwise).
   void finish();
   double elapsed_s() const;

@@ -6,6 +6,7 @@
 #include <iostream>
 #include <memory>
 #include <stdexcept>
+#include <tuple>
 
 #include "framework/core/parallel.h"
 #include "framework/io/atomic_file.h"
@@ -15,6 +16,7 @@
 #include "tools/pixelrnn/commands.h"
 #include "tools/pixelrnn/common.h"
 #include "tools/pixelrnn/data_lookup.h"
+#include "tools/pixelrnn/distributed.h"
 #include "tools/pixelrnn/flags.h"
 #include "tools/pixelrnn/memory.h"
 #include "tools/pixelrnn/progress.h"
@@ -45,7 +47,7 @@ Flags train_flags() {
   f.value("out-hidden", "N", "feature maps of the output stack", "the model's default");
   f.value("inner", "KIND", "multiscale: layer kind of both networks", "row_lstm");
   f.value("small", "S", "multiscale: side of the small image", "height / 2");
-  f.value("batch", "N", "images per step", "16");
+  f.value("batch", "N", "images per step (under mpirun: over all ranks; must divide by their number)", "16");
   f.value("lr", "X", "learning rate", "0.001");
   f.value("optimizer", "NAME", "rmsprop | adam | sgd", "rmsprop");
   f.value("clip", "X", "clip the global gradient norm to X (0: off)", "0");
@@ -68,6 +70,7 @@ Flags train_flags() {
   f.flag("json", "print a JSON summary on stdout at the end (also after SIGINT/SIGTERM, with \"interrupted\")");
   add_progress_flags(f);
   f.hidden_value("inject-nan-at");
+  f.hidden_value("inject-nan-rank");
   return f;
 }
 
@@ -95,6 +98,7 @@ void apply_flags(const Flags& f, TrainOptions& o) {
   o.progress_every_s = f.real("progress-every", 10, 0, 1e9);
   o.data_dir = f.str("data-dir");
   o.inject_nan_step = f.integer("inject-nan-at", -1, 1);
+  o.inject_nan_rank = int(f.integer("inject-nan-rank", -1, 0, 1 << 20));
 }
 
 void apply_model_flags(const Flags& f, ModelConfig& c) {
@@ -134,12 +138,19 @@ bool is_folder(const std::string& p) {
   return std::filesystem::is_directory(p, ec);
 }
 
-}  // namespace
+// Everything a run needs before the loop: checked options, the data, the checkpoint resumed, the folder's lock.
+struct Prepared {
+  TrainOptions o;
+  fw::io::Dataset train, val;
+  Checkpoint ck;
+  std::unique_ptr<RunLock> lock;
+};
 
-int cmd_train(const Args& args) {
-  Flags f = train_flags();
-  f.parse(args);
-  if (help_or_version(f)) return kExitOk;
+// Checks the command line, reads the data (and the checkpoint when resuming). Under mpirun every rank does this;
+// rank 0 alone creates the folder and takes its lock.
+void prepare(const Flags& f, Prepared& P) {
+  const fw::dist::Communicator& world = fw::dist::world();
+  const bool writer = world.rank() == 0;
   if (!f.has("out")) throw UsageError("--out DIR is required");
   if (!f.on("resume") && !f.has("data")) throw UsageError("--data is required (unless --resume)");
   if (f.has("model")) {
@@ -148,7 +159,7 @@ int cmd_train(const Args& args) {
     if (!known) f.choice("model", "", model_names());  // throws UsageError listing the models
   }
   // Check every value before touching the file system.
-  TrainOptions o;
+  TrainOptions& o = P.o;
   ModelConfig probe;
   apply_flags(f, o);
   apply_model_flags(f, probe);
@@ -158,9 +169,9 @@ int cmd_train(const Args& args) {
   const std::string ckpt_path = o.out + "/last.safetensors";
   // The run folder's lock, taken as soon as the folder exists and held to the end (run_lock.h). A folder is a
   // run when it holds a checkpoint; anything else in it (a failed first save's metrics.csv) is not.
-  std::unique_ptr<RunLock> lock;
-  if (is_folder(o.out)) lock = std::make_unique<RunLock>(o.out);
-  Checkpoint ck;
+  std::unique_ptr<RunLock>& lock = P.lock;
+  if (writer && is_folder(o.out)) lock = std::make_unique<RunLock>(o.out);
+  Checkpoint& ck = P.ck;
   if (o.resume) {
     if (!file_exists(ckpt_path))
       throw std::runtime_error(ckpt_path + ": no checkpoint to resume (start a run without --resume)");
@@ -188,6 +199,10 @@ int cmd_train(const Args& args) {
   }
   apply_flags(f, o);
   apply_model_flags(f, o.cfg);
+  if (o.batch % world.size() != 0)
+    throw UsageError(f.shown("batch") + " " + std::to_string(o.batch) + (f.has("batch") ? "" : " (the run's)") +
+                     ": the global batch must divide by the " + std::to_string(world.size()) +
+                     " ranks (each takes batch / ranks images per step)");
   fw::set_num_threads(o.threads);
 
   // The data: the train split, in the model's pixel space, minus the validation hold-out.
@@ -234,7 +249,8 @@ int cmd_train(const Args& args) {
   if (o.val >= all.n)
     throw std::runtime_error("--val " + std::to_string(o.val) + " leaves no training images: " + all.source +
                              " holds " + std::to_string(all.n) + " images");
-  auto [train, val] = fw::io::split_train_val(all, o.val);
+  std::tie(P.train, P.val) = fw::io::split_train_val(all, o.val);
+  const fw::io::Dataset& train = P.train;
   if (o.batch > train.n)
     throw std::runtime_error("--batch " + std::to_string(o.batch) + " is larger than the training set: " +
                              std::to_string(train.n) + " images (" + all.source + ", " + std::to_string(o.val) +
@@ -264,6 +280,7 @@ int cmd_train(const Args& args) {
   // Will it fit? Checked before the model and the step allocate anything large (memory.h).
   check_training_memory(o.cfg, o.batch, o.optimizer == "adam" ? 2 : 1, model_flags_text(f));
 
+  if (!writer) return;
   ensure_output_dir(o.out);
   if (!lock) {
     lock = std::make_unique<RunLock>(o.out);
@@ -277,7 +294,23 @@ int cmd_train(const Args& args) {
   if (!removed.empty() && !o.quiet)
     std::cerr << "removed " << removed.size() << " temporary file(s) left by a process that died while writing: "
               << removed.front() << (removed.size() > 1 ? " ..." : "") << "\n";
-  return run_training(o, train, val, o.resume ? &ck : nullptr);
+}
+
+}  // namespace
+
+int cmd_train(const Args& args) {
+  Flags f = train_flags();
+  f.parse(args);
+  if (help_or_version(f)) return kExitOk;
+  Prepared P;
+  std::exception_ptr error;
+  try {
+    prepare(f, P);
+  } catch (...) {
+    error = std::current_exception();
+  }
+  agree_or_throw(error, "pixelrnn train");  // a rank that cannot start (its data, its folder) stops every rank
+  return run_training(P.o, P.train, P.val, P.o.resume ? &P.ck : nullptr);
 }
 
 }  // namespace pixelrnn::tool

@@ -44,6 +44,7 @@ struct TrainOptions {
   double progress_every_s = 10;       // seconds between plain progress lines of a task (progress.h)
   std::string data_dir;               // --data-dir
   int64_t inject_nan_step = -1;       // testing aid: pretend the loss of this step is NaN
+  int inject_nan_rank = -1;           // ... on this rank only (-1: every rank)
 };
 
 // The "train.<key>" metadata (without "train."): the trajectory-shaping options, the stopping rules and the run

@@ -22,6 +22,7 @@
 #include "framework/optim/optimizer.h"
 #include "tools/pixelrnn/commands.h"
 #include "tools/pixelrnn/common.h"
+#include "tools/pixelrnn/distributed.h"
 #include "tools/pixelrnn/interrupt.h"
 #include "tools/pixelrnn/metrics.h"
 #include "tools/pixelrnn/model_ops.h"
@@ -70,7 +71,10 @@ int run_training(const TrainOptions& o, const fw::io::Dataset& train, const fw::
                  const Checkpoint* ck) {
   const std::string ckpt_path = o.out + "/last.safetensors";
   const std::string samples_dir = o.out + "/samples";
-  if (o.grid > 0 && ::mkdir(samples_dir.c_str(), 0777) != 0 && errno != EEXIST)
+  // Data parallel (distributed.h): rank 0 alone writes (checkpoints, metrics.csv, config.json, grids, progress).
+  fw::dist::Communicator& world = fw::dist::world();
+  const bool writer = world.rank() == 0, parallel = world.size() > 1;
+  if (writer && o.grid > 0 && ::mkdir(samples_dir.c_str(), 0777) != 0 && errno != EEXIST)
     throw std::runtime_error(samples_dir + ": cannot create: " + std::strerror(errno));
 
   fw::Rng init_rng(o.seed);
@@ -89,6 +93,7 @@ int run_training(const TrainOptions& o, const fw::io::Dataset& train, const fw::
     batches.restore(p.batches);
     sample_rng.set_state(p.sample_rng);
   }
+  broadcast_from_rank0(model->parameters(), opt.get());
   // One epoch count everywhere: the 1-based epoch of the last step (metrics.csv, progress, checkpoint, JSON).
   // Epochs completed (for --epochs): the iterator's epoch, plus one when that epoch's last batch was taken.
   auto epoch_of_last_step = [&] { return p.step == 0 ? int64_t(0) : batches.state().epoch + 1; };
@@ -99,7 +104,7 @@ int run_training(const TrainOptions& o, const fw::io::Dataset& train, const fw::
 
   ProgressStyle style;
   style.tty = ::isatty(2) != 0;
-  style.quiet = o.quiet;
+  style.quiet = o.quiet || !writer;
   style.every_s = o.progress_every_s;
   Progress progress(style, o.log_every);
   const int64_t per_epoch = batches.batches_per_epoch();
@@ -107,9 +112,15 @@ int run_training(const TrainOptions& o, const fw::io::Dataset& train, const fw::
                    "\n  training images: " + std::to_string(train.n) + ", validation images: " +
                    std::to_string(val.n) + ", steps per epoch: " + std::to_string(per_epoch) +
                    (ck ? "\n  resuming at step " + std::to_string(p.step) + " (epoch " + std::to_string(p.epoch) + ")"
-                       : std::string()));
-  write_config_json(o, train, val);
-  MetricsLog metrics(o.out + "/metrics.csv", ck ? p.step : -1);
+                       : std::string()) +
+                   (parallel ? "\n  data parallel: " + std::to_string(world.size()) + " ranks (" + world.name() +
+                                   "), " + std::to_string(o.batch / world.size()) + " images per rank per step"
+                             : std::string()));
+  std::unique_ptr<MetricsLog> metrics;
+  if (writer) {
+    write_config_json(o, train, val);
+    metrics = std::make_unique<MetricsLog>(o.out + "/metrics.csv", ck ? p.step : -1);
+  }
 
   const auto run_start = Clock::now();
   const double train_before = p.elapsed_s, wall_before = p.wall_s;
@@ -118,6 +129,9 @@ int run_training(const TrainOptions& o, const fw::io::Dataset& train, const fw::
   auto last_save_time = Clock::now();
   int64_t last_saved_step = -1;
   auto save = [&] {
+    last_saved_step = p.step;
+    last_save_time = Clock::now();
+    if (!writer) return;
     if (!all_finite(*model))
       throw std::runtime_error("step " + std::to_string(p.step) + ": the weights are no longer finite; training "
                                "stopped and " + ckpt_path + " keeps the last good state");
@@ -126,8 +140,6 @@ int run_training(const TrainOptions& o, const fw::io::Dataset& train, const fw::
     p.elapsed_s = train_before + train_s;
     p.wall_s = wall();
     save_checkpoint(ckpt_path, *model, opt.get(), checkpoint_metadata(o.cfg, stored_options(o), &p));
-    last_saved_step = p.step;
-    last_save_time = Clock::now();
   };
   if (!ck) save();  // step 0: a run always has a checkpoint to resume from
 
@@ -145,26 +157,58 @@ int run_training(const TrainOptions& o, const fw::io::Dataset& train, const fw::
   double last_val = std::nan(""), last_val_s = -1, last_grid_s = -1;
   double latest_epoch_loss = p.epoch_loss_images > 0 ? p.epoch_loss_sum / double(p.epoch_loss_images) : std::nan("");
   int interrupted = 0;
-  while (!done() && !(interrupted = stop_requested())) {
+  for (;;) {
+    // Every rank stops at the same step boundary (rank 0's clock decides --minutes). As in one process: an
+    // interruption inside the epoch's end stops the run; otherwise a stopping rule reached ends it normally even
+    // with a signal pending; otherwise a signal on any rank stops it.
+    const StepAgreement agreed = agree_at_step(interrupted ? interrupted : stop_requested(), interrupted != 0, done());
+    if (agreed.interrupted_in_epoch_end || (!agreed.done && agreed.signal)) {
+      interrupted = agreed.signal;
+      break;
+    }
+    if (agreed.done) break;
     const auto step_start = Clock::now();
     const fw::io::Batch b = batches.next();
     const int64_t step = p.step + 1;
-    const fw::Tensor x = fw::Tensor::from_vector({b.n, b.c, b.h, b.w}, b.x);
+    // This rank's contiguous share of the global batch; the loss is scaled by the global batch size, so the
+    // summed gradients are those of the one-process mean.
+    const fw::dist::Share share = fw::dist::share_of(b.n, world.rank(), world.size());
+    const int64_t isz = b.c * b.h * b.w;
     opt->zero_grad();
-    const fw::Tensor nll =
-        model->class_conditional()
-            ? model->class_nll(x, std::vector<int64_t>(b.labels.begin(), b.labels.end()))  // -log p(x | label)
-            : model->nll(x);
-    const fw::Tensor loss = fw::mul_scalar(fw::sum(nll), 1.0 / double(b.n));
-    double lv = loss.item();
-    if (step == o.inject_nan_step) lv = std::numeric_limits<double>::quiet_NaN();
-    if (!std::isfinite(lv)) {
-      progress.finish();
-      throw std::runtime_error("step " + std::to_string(step) + ": the loss is " + (std::isnan(lv) ? "NaN" : "infinite") +
-                               "; training stopped. " + ckpt_path + " keeps the last good state (step " +
-                               std::to_string(last_saved_step) + "); try a smaller --lr or --clip");
+    double local = 0;
+    if (share.size() > 0) {
+      const std::vector<float> xs(b.x.begin() + share.begin * isz, b.x.begin() + share.end * isz);
+      const fw::Tensor x = fw::Tensor::from_vector({share.size(), b.c, b.h, b.w}, xs);
+      const fw::Tensor nll =
+          model->class_conditional()
+              ? model->class_nll(x, std::vector<int64_t>(b.labels.begin() + share.begin,
+                                                         b.labels.begin() + share.end))  // -log p(x | label)
+              : model->nll(x);
+      const fw::Tensor loss = fw::mul_scalar(fw::sum(nll), 1.0 / double(b.n));
+      local = loss.item();
+      if (step == o.inject_nan_step && (o.inject_nan_rank < 0 || o.inject_nan_rank == world.rank()))
+        local = std::numeric_limits<double>::quiet_NaN();
+      if (std::isfinite(local)) loss.backward();
     }
-    loss.backward();
+    // One allreduce: the gradients, which ranks have them, and each rank's loss (distributed.h).
+    const std::vector<double> losses = allreduce_step(model->parameters(), local);
+    double lv = 0;
+    int bad_rank = -1;
+    for (size_t r = 0; r < losses.size(); ++r) {
+      lv += losses[r];
+      if (bad_rank < 0 && !std::isfinite(losses[r])) bad_rank = int(r);
+    }
+    if (bad_rank >= 0) {
+      const double bad = losses[size_t(bad_rank)];
+      progress.finish();
+      const std::string msg = "step " + std::to_string(step) + ": the loss is " +
+                              (std::isnan(bad) ? "NaN" : "infinite") +
+                              (parallel ? " on rank " + std::to_string(bad_rank) : std::string()) +
+                              "; training stopped. " + ckpt_path + " keeps the last good state (step " +
+                              std::to_string(last_saved_step) + "); try a smaller --lr or --clip";
+      if (parallel) throw CollectiveError(msg);
+      throw std::runtime_error(msg);
+    }
     if (o.clip > 0) fw::optim::clip_grad_norm(model->parameters(), o.clip);
     opt->step();
     train_s += seconds_since(step_start);
@@ -209,8 +253,11 @@ int run_training(const TrainOptions& o, const fw::io::Dataset& train, const fw::
       try {
         if (val.n > 0) {
           TaskProgress task(style, who + ": validation", "images");
-          const NllResult r = evaluate_nll(*model, val, o.batch, nullptr,
-                                           [&](int64_t n) { task.update(n, val.n); });  // throws on a signal
+          // Between ranks a signal is acted on at the next step boundary (a rank leaving the validation alone
+          // would leave the others waiting in its reduction).
+          const NllResult r = evaluate_nll_all_ranks(*model, val, o.batch, nullptr, [&](int64_t n) {
+            task.update(n, val.n, !parallel);  // throws on a signal in one process
+          });
           task.finish();
           row.val_s = last_val_s = task.elapsed_s();
           row.has_val = true;
@@ -219,7 +266,7 @@ int run_training(const TrainOptions& o, const fw::io::Dataset& train, const fw::
           last_val = r.nll_nats;
           line += ", validation NLL " + fmt_short(r.nll_nats) + " nats (" + fmt_short(r.bits_per_dim) + " bits/dim)";
         }
-        if (o.grid > 0) {
+        if (o.grid > 0 && writer) {
           // One draw from the sampling stream per epoch seeds the grid, whatever its size or fate, so the stream
           // (and resuming) does not depend on timing.
           const uint64_t grid_seed = sample_rng.next_u64();
@@ -268,16 +315,17 @@ int run_training(const TrainOptions& o, const fw::io::Dataset& train, const fw::
       }
       if (!interrupted) progress.message(line);
     }
-    metrics.add(row);
+    if (metrics) metrics->add(row);
     const bool timed = o.save_every_minutes > 0 && seconds_since(last_save_time) >= o.save_every_minutes * 60;
     if (!interrupted && (epoch_end || timed || (o.save_every_steps > 0 && step % o.save_every_steps == 0))) save();
-    if (interrupted) break;
   }
   progress.finish();
   if (last_saved_step != p.step || interrupted) save();
+  // No rank exits before rank 0 has saved: mpirun ends the job at the first non-zero exit (130 / 143).
+  world.barrier();
 
   auto summary = [&](const char* how) {
-    if (!o.json) return;
+    if (!o.json || !writer) return;
     nlohmann::json j = {{"steps", p.step},          {"epoch", p.epoch},   {"elapsed_s", p.elapsed_s},
                         {"wall_s", p.wall_s},       {"checkpoint", ckpt_path}};
     j["interrupted"] = how ? nlohmann::json(how) : nlohmann::json(nullptr);
@@ -288,12 +336,12 @@ int run_training(const TrainOptions& o, const fw::io::Dataset& train, const fw::
   };
   if (interrupted) {
     // Always said (also with --quiet): it explains the exit status.
-    std::fprintf(stderr, "pixelrnn train: %s received: checkpoint of step %lld (epoch %lld) saved to %s\n",
+    if (writer) std::fprintf(stderr, "pixelrnn train: %s received: checkpoint of step %lld (epoch %lld) saved to %s\n",
                  signal_name(interrupted).c_str(), (long long)p.step, (long long)p.epoch, ckpt_path.c_str());
     summary(signal_name(interrupted).c_str());
     return signal_exit_status(interrupted);
   }
-  if (!o.quiet)
+  if (!o.quiet && writer)
     std::fprintf(stderr, "pixelrnn train: done: step %lld, epoch %lld, %.1f s of training (%.1f s in all); checkpoint %s\n",
                  (long long)p.step, (long long)p.epoch, p.elapsed_s, p.wall_s, ckpt_path.c_str());
   summary(nullptr);

@@ -11,6 +11,9 @@
 // saves and returns 130/143). A NaN or infinite loss stops training before the update with an error naming the
 // step; DIR/last.safetensors keeps the last good state.
 //
+// Under mpirun (docs/distributed.md, distributed.h) every rank runs this loop on its share of each global batch:
+// one allreduce of the gradients per step, an agreement on stopping at each step boundary, rank 0 alone writing.
+//
 // Determinism: the batch order (seed + iterator position), the initial weights (seed) and the sampling RNG are
 // all in the checkpoint, so k steps + resume + (N - k) steps give bitwise the weights of N steps straight.
 #pragma once
