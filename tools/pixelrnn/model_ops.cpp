@@ -16,12 +16,14 @@ NllResult evaluate_nll(PixelModel& model, const fw::io::Dataset& d, int64_t batc
                        const std::function<void(int64_t)>& progress) {
   if (batch <= 0) throw std::invalid_argument("evaluate_nll: batch must be > 0");
   fw::NoGradGuard no_grad;
+  const std::vector<fw::Tensor> params = model.parameters();
+  const fw::Device device = params.empty() ? fw::Device::CPU : params.front().device();  // --device
   const int64_t isz = d.image_size();
   if (per_pixel) per_pixel->assign(size_t(d.n * isz), 0.0f);
   double total = 0;
   for (int64_t b = 0; b < d.n; b += batch) {
     const int64_t e = std::min(d.n, b + batch);
-    const std::vector<float> nll = model.nll(images_tensor(d, b, e)).to_float_vector();
+    const std::vector<float> nll = model.nll(images_tensor(d, b, e).to_device(device)).to_float_vector();
     if (int64_t(nll.size()) != (e - b) * isz)
       throw std::runtime_error("model returned " + std::to_string(nll.size()) + " NLL values for " +
                                std::to_string((e - b) * isz) + " pixel values");

@@ -1,5 +1,6 @@
 // tools/pixelrnn/sample.cpp: `pixelrnn sample`: draws images from the model of a checkpoint into a PNG grid and
 // optionally a .npy file, reproducibly for a given --seed.
+#include <cstdio>
 #include <iostream>
 
 #include "framework/core/parallel.h"
@@ -24,6 +25,7 @@ int cmd_sample(const Args& args) {
   f.value("per-row", "N", "images per grid row", "8");
   f.value("batch", "N", "images drawn at once (the result depends on it, like on the seed)", "N");
   f.value("threads", "N", "worker threads (0: all cores)", "0");
+  add_device_flag(f);
   f.flag("naive", "use the reference sampler (one full forward pass per drawn element; slow, same images)");
   add_progress_flags(f);
   f.parse(args);
@@ -42,6 +44,10 @@ int cmd_sample(const Args& args) {
   if (f.has("npy")) check_output_file(f.str("npy"), "--npy");
 
   const Checkpoint ck = read_checkpoint(f.str("checkpoint"));
+  // Sampling runs on the CPU whatever --device says (docs/cuda.md): the flag is checked, so --device cuda without
+  // a usable GPU still fails as it does for train and eval.
+  if (select_device(f.choice("device", "cpu", {"cpu", "cuda", "auto"}), "pixelrnn sample") == fw::Device::CUDA)
+    std::fprintf(stderr, "pixelrnn sample: sampling runs on the CPU (docs/cuda.md)\n");
   const std::unique_ptr<PixelModel> model = load_model(ck);
   const ModelConfig& c = ck.config;
   fw::Rng rng(seed);

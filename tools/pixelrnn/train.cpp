@@ -55,6 +55,7 @@ Flags train_flags() {
                       "(image floor((i+1)*n/N)-1 for i < N)", "10%");
   f.value("seed", "N", "seed of the initial weights, the batch order and the samples", "0");
   f.value("threads", "N", "worker threads (0: all cores)", "0");
+  add_device_flag(f);
   f.value("out", "DIR", "output folder (created when missing)", "", "o");
   f.flag("resume", "continue the run in DIR from DIR/last.safetensors");
   f.value("save-every-steps", "N", "also save a checkpoint every N steps (0: off)", "0");
@@ -145,6 +146,7 @@ int cmd_train(const Args& args) {
     if (!known) f.choice("model", "", model_names());  // throws UsageError listing the models
   }
   // Check every value before touching the file system.
+  const std::string device_choice = f.choice("device", "cpu", {"cpu", "cuda", "auto"});
   TrainOptions o;
   ModelConfig probe;
   apply_flags(f, o);
@@ -256,6 +258,7 @@ int cmd_train(const Args& args) {
   if (!removed.empty() && !o.quiet)
     std::cerr << "removed " << removed.size() << " temporary file(s) left by a process that died while writing: "
               << removed.front() << (removed.size() > 1 ? " ..." : "") << "\n";
+  o.device = select_device(device_choice, "pixelrnn train");
   return run_training(o, train, val, o.resume ? &ck : nullptr);
 }
 

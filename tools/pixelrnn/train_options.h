@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "framework/core/tensor.h"
 #include "models/config.h"
 
 namespace pixelrnn::tool {
@@ -44,6 +45,8 @@ struct TrainOptions {
   double progress_every_s = 10;       // seconds between plain progress lines of a task (progress.h)
   std::string data_dir;               // --data-dir
   int64_t inject_nan_step = -1;       // testing aid: pretend the loss of this step is NaN
+  fw::Device device = fw::Device::CPU;  // --device (select_device, common.h); not stored: checkpoints are
+                                        // device-independent
 };
 
 // The "train.<key>" metadata (without "train."): the trajectory-shaping options, the stopping rules and the run

@@ -74,6 +74,7 @@ int run_training(const TrainOptions& o, const fw::io::Dataset& train, const fw::
 
   fw::Rng init_rng(o.seed);
   std::unique_ptr<PixelModel> model = make_model(o.cfg, init_rng);
+  model->to_device(o.device);  // before the optimizer: its state is made on the parameters' device
   fw::optim::OptimizerOptions oo;
   oo.name = o.optimizer;
   oo.lr = o.lr;
@@ -148,7 +149,7 @@ int run_training(const TrainOptions& o, const fw::io::Dataset& train, const fw::
     const auto step_start = Clock::now();
     const fw::io::Batch b = batches.next();
     const int64_t step = p.step + 1;
-    const fw::Tensor x = fw::Tensor::from_vector({b.n, b.c, b.h, b.w}, b.x);
+    const fw::Tensor x = fw::Tensor::from_vector({b.n, b.c, b.h, b.w}, b.x).to_device(o.device);
     opt->zero_grad();
     const fw::Tensor loss = fw::mul_scalar(fw::sum(model->nll(x)), 1.0 / double(b.n));
     double lv = loss.item();
