@@ -16,7 +16,7 @@
 
 namespace fwcuda {
 
-// The cuBLAS handle (created by init(), on the default stream, pedantic float32: no TF32).
+// The cuBLAS handle (created by init(), on the default stream, default math mode: float32, no TF32).
 cublasHandle_t blas();
 // Device scratch of at least `bytes`, valid until the next scratch() call on the same slot (grow-only).
 // slot: 0..7, independent buffers that can be held at once (conv and lstm_scan use 0..5, sum_squares 6, the
