@@ -98,7 +98,7 @@ TEST_CASE("the real CUDA plugin, when built, refuses cleanly without a GPU") {
 TEST_CASE("training, eval and bench on a device give the CPU's results, and checkpoints are device-independent") {
   Fixture f;
   const auto env = with_plugin(fake_plugin());
-  for (const std::string model : {"pixelcnn", "row_lstm"}) {
+  for (const std::string model : {"pixelcnn", "row_lstm", "diagonal_bilstm", "multiscale"}) {
     CAPTURE(model);
     const std::string cpu_dir = f.t / ("cpu-" + model), dev_dir = f.t / ("dev-" + model);
     Result r = run(f.t, plus(tiny_train(f, cpu_dir, model), {"--steps", "4", "--clip", "1", "--device", "cpu",
@@ -118,9 +118,10 @@ TEST_CASE("training, eval and bench on a device give the CPU's results, and chec
     const Strings ev = {"eval", "--checkpoint", dev_dir + "/last.safetensors", "--data", f.data, "--json",
                         "--threads", "2"};
     const Result on_cpu = run(f.t, plus(ev, {"--device", "cpu"}));
-    const Result on_dev = run(f.t, plus(ev, {"--device", "cuda"}), "", env);
+    const Result on_dev = run(f.t, plus(ev, {"--device", "auto"}), "", env);
     REQUIRE_MESSAGE(on_cpu.rc == 0, on_cpu.err);
     REQUIRE_MESSAGE(on_dev.rc == 0, on_dev.err);
+    CHECK(contains(on_dev.err, "--device auto: running on cuda"));
     const auto jc = nlohmann::json::parse(on_cpu.out), jd = nlohmann::json::parse(on_dev.out);
     CHECK(jc["nll_nats"].get<double>() == jd["nll_nats"].get<double>());
     // Sampling accepts --device and runs on the CPU.
