@@ -2,7 +2,8 @@
 // test-backend-ops: every kernel of the v2 list on random inputs, odd shapes included, forward and backward
 // kernels alike, float32 within rtol 1e-4 / atol 1e-5 (sum_squares, a float64 result, within 1e-9 relative);
 // each plugin kernel run twice must give the same bits (fixed reduction orders); then 50 training steps of every
-// model on cuda and on cpu from the same seed, losses within 1e-4 relative at every step.
+// model on cuda and on cpu from the same seed, losses within 1e-4 relative at every step, and the GPU-trained
+// weights give the same NLL on the CPU within 1e-4 nats per image.
 //
 // Needs the plugin ($PIXELRNN_CUDA_PLUGIN_BUILT, set by tests/meson.build) and a GPU. Without either it prints
 // "test_cuda_parity: SKIPPED: <why>" and exits 77, which meson reports as SKIP: it never passes without running.
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "framework/backend/backend.h"
+#include "framework/core/autograd.h"
 #include "framework/core/rng.h"
 #include "framework/ops/families.h"
 #include "framework/ops/reduce.h"
@@ -346,7 +348,10 @@ pixelrnn::ModelConfig parity_config(const std::string& model, int64_t channels, 
 }
 
 // The losses of `steps` training steps (batch 4 of fixed random images, clipping, RMSProp) from seed 3.
-std::vector<double> train_losses(const pixelrnn::ModelConfig& cfg, Device device, int steps) {
+// After the steps, *nll_here and *nll_cpu (when given): the NLL per image of x with the trained weights on `device`
+// and after moving them to the CPU (what a checkpoint saved from the device holds).
+std::vector<double> train_losses(const pixelrnn::ModelConfig& cfg, Device device, int steps,
+                                 double* nll_here = nullptr, double* nll_cpu = nullptr) {
   Rng rng(3);
   auto model = pixelrnn::make_model(cfg, rng);
   model->to_device(device);
@@ -366,12 +371,18 @@ std::vector<double> train_losses(const pixelrnn::ModelConfig& cfg, Device device
     optim::clip_grad_norm(model->parameters(), 1.0);
     opt->step();
   }
+  if (nll_here) {
+    NoGradGuard no_grad;
+    *nll_here = sum(model->nll(x)).item() / 4.0;
+    model->to_device(Device::CPU);
+    *nll_cpu = sum(model->nll(x.to_device(Device::CPU))).item() / 4.0;
+  }
   return losses;
 }
 
 }  // namespace
 
-TEST_CASE("50 training steps of every model: cuda and cpu losses within 1e-4 relative") {
+TEST_CASE("50 training steps of every model: cuda and cpu losses within 1e-4 relative; the result evaluates alike on both") {
   struct M {
     std::string model;
     int64_t channels, levels;
@@ -380,7 +391,11 @@ TEST_CASE("50 training steps of every model: cuda and cpu losses within 1e-4 rel
                                    {"diagonal_bilstm", 1, 2}, {"diagonal_bilstm", 3, 256}, {"multiscale", 1, 2},
                                    {"multiscale", 3, 256}}) {
     const auto cfg = parity_config(m.model, m.channels, m.levels);
-    const auto cpu = train_losses(cfg, Device::CPU, 50), dev = train_losses(cfg, Device::CUDA, 50);
+    double nll_gpu = 0, nll_on_cpu = 0;
+    const auto cpu = train_losses(cfg, Device::CPU, 50), dev = train_losses(cfg, Device::CUDA, 50, &nll_gpu, &nll_on_cpu);
+    // The GPU-trained weights evaluate on the CPU to the same NLL within 1e-4 nats per image.
+    INFO(m.model << ": NLL per image of the GPU-trained weights: " << nll_gpu << " on cuda, " << nll_on_cpu << " on cpu");
+    CHECK(std::fabs(nll_gpu - nll_on_cpu) <= 1e-4);
     for (size_t s = 0; s < cpu.size(); ++s) {
       INFO(m.model << " channels " << m.channels << " levels " << m.levels << ", step " << s << ": cpu " << cpu[s]
                    << " cuda " << dev[s]);
