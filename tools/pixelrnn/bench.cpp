@@ -47,6 +47,7 @@
 #include "framework/optim/optimizer.h"
 #include "models/pixel_model.h"
 #include "tools/pixelrnn/commands.h"
+#include "tools/pixelrnn/common.h"
 #include "tools/pixelrnn/flags.h"
 
 namespace pixelrnn::tool {
@@ -318,6 +319,7 @@ int cmd_bench(const Args& args) {
   f.value("height", "H", "image height", "28");
   f.value("width", "W", "image width", "28");
   f.value("threads", "N", "worker threads (0: all cores)", "2");
+  add_device_flag(f);
   f.value("seconds", "S", "time budget of the measured training steps (at least 5 and at most 200 steps)", "10");
   f.value("check-images", "N", "images of the batch used by the reference check (at most --batch)", "4");
   f.flag("sample", "also time drawing 16 images with the naive and with the default (fast) sampler");
@@ -382,18 +384,24 @@ int cmd_bench(const Args& args) {
     std::cout << check_to_json(c).dump() << std::endl;
     return kExitOk;
   }
+  // --device: the reference check above stays on the CPU (the CUDA kernels have their own parity suite,
+  // tests/test_cuda_parity.cpp); the timed steps run on the device, sampling on the CPU (docs/cuda.md).
+  const fw::Device device = select_device(f.choice("device", "cpu", {"cpu", "cuda", "auto"}), "pixelrnn bench");
   const CheckResult check = reference_check_in_child(args);
   if (!check.failure.empty())
     throw std::runtime_error("reference check failed: " + check.failure +
                              "; the fast kernels do not compute what the reference kernels compute, so no figure "
                              "is printed");
 
+  model->to_device(device);
+  const fw::Tensor x_dev = x.to_device(device);
+
   // 2. Training steps.
   std::vector<double> times, t_fwd, t_bwd, t_opt;
   auto step = [&](bool record) {
     const auto t0 = Clock::now();
     opt->zero_grad();
-    const fw::Tensor loss = batch_loss(*model, x);
+    const fw::Tensor loss = batch_loss(*model, x_dev);
     (void)loss.item();
     const auto t1 = Clock::now();
     loss.backward();
@@ -425,6 +433,7 @@ int cmd_bench(const Args& args) {
   // 3. Sampling.
   double naive_ips = NAN, fast_ips = NAN;
   if (do_sample) {
+    model->to_device(fw::Device::CPU);
     const fw::Tensor canvas = fw::Tensor::zeros({kSampleImages, cfg.channels, cfg.height, cfg.width});
     SampleOptions naive;
     naive.naive = true;
@@ -450,6 +459,7 @@ int cmd_bench(const Args& args) {
   j["out_hidden"] = cfg.out_hidden;
   j["batch"] = batch;
   j["threads"] = fw::num_threads();
+  j["device"] = device_name(device);
   j["parameters"] = model->num_parameters();
   j["reference_check"] = {{"loss", check.loss},
                           {"loss_reference", check.loss_reference},

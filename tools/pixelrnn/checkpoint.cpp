@@ -63,6 +63,9 @@ void save_checkpoint(const std::string& path, const PixelModel& model, const fw:
   fw::nn::NamedTensors all = model.named_parameters();
   if (opt)
     for (auto& [name, t] : opt->state()) all.emplace_back("optim." + name, t);
+  // Checkpoints are device-independent: tensors on a device (--device cuda) are copied to the host first.
+  for (auto& [name, t] : all)
+    if (t.device() != fw::Device::CPU) t = t.to_device(fw::Device::CPU);
   fw::io::save_safetensors(path, all, metadata);
 }
 

@@ -8,9 +8,11 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 
+#include "framework/backend/backend.h"
 #include "framework/io/atomic_file.h"
 #include "framework/io/npy.h"
 #include "framework/io/png.h"
@@ -177,6 +179,55 @@ std::string fmt_short(double v, int digits) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.*f", digits, v);
   return buf;
+}
+
+// ---- --device
+
+#ifndef PIXELRNN_CUDA_PLUGIN_PATH
+#define PIXELRNN_CUDA_PLUGIN_PATH ""
+#endif
+
+void add_device_flag(Flags& f) {
+  f.value("device", "D", "cpu | cuda | auto: where the model runs (cuda: the CUDA plugin, docs/cuda.md; auto: cuda "
+          "when the plugin loads and finds a GPU, else the CPU)", "cpu");
+}
+
+const char* device_name(fw::Device d) { return d == fw::Device::CUDA ? "cuda" : "cpu"; }
+
+std::string cuda_plugin_path() {
+  const char* env = std::getenv("PIXELRNN_CUDA_PLUGIN");
+  if (env && *env) return env;
+  const std::string built = PIXELRNN_CUDA_PLUGIN_PATH;
+  return !built.empty() && file_exists(built) ? built : std::string();
+}
+
+fw::Device select_device(const std::string& choice, const std::string& command) {
+  if (choice == "cpu") return fw::Device::CPU;
+  if (choice != "cuda" && choice != "auto")
+    throw UsageError("--device: expected cpu, cuda or auto, got '" + choice + "'");
+  std::string why;
+  if (fw::backend_for(FW_CUDA)) return fw::Device::CUDA;  // loaded already
+  const std::string path = cuda_plugin_path();
+  if (path.empty()) {
+    why = "no CUDA plugin: this build has none (nvcc was not found, or -Dcuda=disabled) and PIXELRNN_CUDA_PLUGIN "
+          "is not set";
+  } else {
+    try {
+      fw::load_backend_plugin(path);
+    } catch (const std::exception& e) {
+      why = e.what();
+      if (why.find("returned no backend") != std::string::npos)
+        why = path + ": no usable CUDA GPU (the plugin loaded but found no device)";
+    }
+  }
+  if (why.empty() && fw::backend_for(FW_CUDA)) {
+    if (choice == "auto") std::fprintf(stderr, "%s: --device auto: running on cuda (%s)\n", command.c_str(), path.c_str());
+    return fw::Device::CUDA;
+  }
+  if (why.empty()) why = path + ": the plugin registered no CUDA device";
+  if (choice == "cuda") throw std::runtime_error("--device cuda: " + why);
+  std::fprintf(stderr, "%s: --device auto: running on the CPU (%s)\n", command.c_str(), why.c_str());
+  return fw::Device::CPU;
 }
 
 }  // namespace pixelrnn::tool

@@ -74,4 +74,18 @@ std::string fmt_double(double v);
 // Short human-readable decimal ("%.4f"-ish) for progress and summaries.
 std::string fmt_short(double v, int digits = 4);
 
+// ---- --device (train, eval, bench; sample and complete accept it and draw on the CPU). docs/cuda.md.
+class Flags;
+// Declares --device cpu|cuda|auto (default cpu) on f.
+void add_device_flag(Flags& f);
+// The CUDA plugin to load: $PIXELRNN_CUDA_PLUGIN when set, else the one this build made
+// (build/plugins/cuda/libpixelrnn_cuda.so, a compile-time path); "" when neither exists.
+std::string cuda_plugin_path();
+// Where `command` ("pixelrnn train") runs for --device `choice`: cpu: the CPU, silently. cuda: loads the plugin
+// (fw::load_backend_plugin) and returns Device::CUDA, or throws std::runtime_error "--device cuda: ..." naming the
+// plugin and the reason (not built, not loadable, no GPU). auto: cuda when that works, else the CPU; either way one
+// line on stderr says which device and, for the CPU, why.
+fw::Device select_device(const std::string& choice, const std::string& command);
+const char* device_name(fw::Device d);
+
 }  // namespace pixelrnn::tool

@@ -1,5 +1,6 @@
 // tools/pixelrnn/complete.cpp: `pixelrnn complete`: hides part of each image (the bottom half, or --rect) and lets
 // the model fill the hidden pixels k times. Visible pixels are kept exactly as given.
+#include <cstdio>
 #include <iostream>
 
 #include "framework/core/parallel.h"
@@ -51,6 +52,7 @@ int cmd_complete(const Args& args) {
   f.value("npy", "FILE", "also write the completions as uint8 (N, K, C, H, W) .npy in the model's pixel values "
                          "(0/1 for levels 2, 0..255 for levels 256)");
   f.value("threads", "N", "worker threads (0: all cores)", "0");
+  add_device_flag(f);
   f.flag("naive", "use the reference sampler (one full forward pass per drawn element; slow, same images)");
   add_progress_flags(f);
   f.parse(args);
@@ -78,6 +80,10 @@ int cmd_complete(const Args& args) {
     throw UsageError("--rect " + f.str("rect") + ": the rectangle must be non-empty and inside the " +
                      std::to_string(c.height) + "x" + std::to_string(c.width) + " image");
   const fw::io::Dataset d = input_images(f, ck);
+  // Sampling runs on the CPU whatever --device says (docs/cuda.md): the flag is checked, so --device cuda without
+  // a usable GPU still fails as it does for train and eval.
+  if (select_device(f.choice("device", "cpu", {"cpu", "cuda", "auto"}), "pixelrnn complete") == fw::Device::CUDA)
+    std::fprintf(stderr, "pixelrnn complete: sampling runs on the CPU (docs/cuda.md)\n");
   const std::unique_ptr<PixelModel> model = load_model(ck);
 
   // Canvas and mask: every image repeated k times; hidden pixels 0 and unknown.

@@ -30,6 +30,7 @@ int cmd_eval(const Args& args) {
   add_data_flags(f, "evaluate the first N images of the split (default: all)");
   f.value("batch", "N", "images per forward pass", "64");
   f.value("threads", "N", "worker threads (0: all cores)", "0");
+  add_device_flag(f);
   f.flag("json", "print {\"nll_nats\", \"bits_per_dim\", \"images\"} as JSON on stdout");
   f.value("per-pixel", "FILE", "write the per-pixel (per-channel) NLL in nats as float32 (N, C, H, W) .npy");
   add_progress_flags(f);
@@ -48,6 +49,7 @@ int cmd_eval(const Args& args) {
   const Checkpoint ck = read_checkpoint(f.str("checkpoint"));
   const fw::io::Dataset d = select_images(f, ck, -1);
   const std::unique_ptr<PixelModel> model = load_model(ck);
+  model->to_device(select_device(f.choice("device", "cpu", {"cpu", "cuda", "auto"}), "pixelrnn eval"));
   std::vector<float> px;
   TaskProgress progress(style, "eval", "images");
   // Under mpirun the batches are shared out over the ranks and the sums reduced (distributed.h); rank 0 reports.

@@ -1,5 +1,6 @@
 // tools/pixelrnn/sample.cpp: `pixelrnn sample`: draws images from the model of a checkpoint into a PNG grid and
 // optionally a .npy file, reproducibly for a given --seed.
+#include <cstdio>
 #include <iostream>
 
 #include "framework/core/parallel.h"
@@ -26,6 +27,7 @@ int cmd_sample(const Args& args) {
   f.value("threads", "N", "worker threads (0: all cores)", "0");
   f.value("class", "K|all", "class-conditional models: draw every image of class K, or with 'all' --per-row images "
                             "of each class, one grid row per class (then -n does not apply)");
+  add_device_flag(f);
   f.flag("naive", "use the reference sampler (one full forward pass per drawn element; slow, same images)");
   add_progress_flags(f);
   f.parse(args);
@@ -47,6 +49,10 @@ int cmd_sample(const Args& args) {
   if (f.has("npy")) check_output_file(f.str("npy"), "--npy");
 
   const Checkpoint ck = read_checkpoint(f.str("checkpoint"));
+  // Sampling runs on the CPU whatever --device says (docs/cuda.md): the flag is checked, so --device cuda without
+  // a usable GPU still fails as it does for train and eval.
+  if (select_device(f.choice("device", "cpu", {"cpu", "cuda", "auto"}), "pixelrnn sample") == fw::Device::CUDA)
+    std::fprintf(stderr, "pixelrnn sample: sampling runs on the CPU (docs/cuda.md)\n");
   const std::unique_ptr<PixelModel> model = load_model(ck);
   const ModelConfig& c = ck.config;
   // The labels: one per image for a class-conditional model (--class K or all), none otherwise.

@@ -58,6 +58,7 @@ Flags train_flags() {
                       "(image floor((i+1)*n/N)-1 for i < N)", "10%");
   f.value("seed", "N", "seed of the initial weights, the batch order and the samples", "0");
   f.value("threads", "N", "worker threads (0: all cores)", "0");
+  add_device_flag(f);
   f.value("out", "DIR", "output folder (created when missing)", "", "o");
   f.flag("conditional", "class-conditional model (data with labels: MNIST, Fashion-MNIST, CIFAR-10): a learned "
                         "per-class bias in every layer; the loss is -log p(x | label)");
@@ -310,6 +311,7 @@ int cmd_train(const Args& args) {
     error = std::current_exception();
   }
   agree_or_throw(error, "pixelrnn train");  // a rank that cannot start (its data, its folder) stops every rank
+  P.o.device = select_device(f.choice("device", "cpu", {"cpu", "cuda", "auto"}), "pixelrnn train");
   return run_training(P.o, P.train, P.val, P.o.resume ? &P.ck : nullptr);
 }
 

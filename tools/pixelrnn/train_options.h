@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "framework/core/tensor.h"
 #include "models/config.h"
 
 namespace pixelrnn::tool {
@@ -45,6 +46,8 @@ struct TrainOptions {
   std::string data_dir;               // --data-dir
   int64_t inject_nan_step = -1;       // testing aid: pretend the loss of this step is NaN
   int inject_nan_rank = -1;           // ... on this rank only (-1: every rank)
+  fw::Device device = fw::Device::CPU;  // --device (select_device, common.h); not stored: checkpoints are
+                                        // device-independent
 };
 
 // The "train.<key>" metadata (without "train."): the trajectory-shaping options, the stopping rules and the run

@@ -79,6 +79,7 @@ int run_training(const TrainOptions& o, const fw::io::Dataset& train, const fw::
 
   fw::Rng init_rng(o.seed);
   std::unique_ptr<PixelModel> model = make_model(o.cfg, init_rng);
+  model->to_device(o.device);  // before the optimizer: its state is made on the parameters' device
   fw::optim::OptimizerOptions oo;
   oo.name = o.optimizer;
   oo.lr = o.lr;
@@ -178,7 +179,7 @@ int run_training(const TrainOptions& o, const fw::io::Dataset& train, const fw::
     double local = 0;
     if (share.size() > 0) {
       const std::vector<float> xs(b.x.begin() + share.begin * isz, b.x.begin() + share.end * isz);
-      const fw::Tensor x = fw::Tensor::from_vector({share.size(), b.c, b.h, b.w}, xs);
+      const fw::Tensor x = fw::Tensor::from_vector({share.size(), b.c, b.h, b.w}, xs).to_device(o.device);
       const fw::Tensor nll =
           model->class_conditional()
               ? model->class_nll(x, std::vector<int64_t>(b.labels.begin() + share.begin,
