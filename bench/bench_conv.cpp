@@ -78,9 +78,9 @@ int main(int argc, char** argv) {
   Tensor y = conv2d(x, w, Tensor(), pad);     // y: (16, 64, 28, 28); also links and checks the op
   Tensor dx = Tensor::zeros(x.shape()), dw = Tensor::zeros(w.shape());
 
-  const fw_conv2d_geometry geo{N, C, H, W, C, KS, KS, pad.top, pad.bottom, pad.left, pad.right};
+  const fw_conv2d_geometry geo{N, C, H, W, C, KS, KS, pad.top, pad.bottom, pad.left, pad.right, 0};
   const fw_conv2d_forward_params kf{buffer_of(y), buffer_of(x), buffer_of(w), {}, {}, geo};
-  const fw_conv2d_backward_data_params kd{buffer_of(dx), buffer_of(dy), buffer_of(w), {}, geo};
+  const fw_conv2d_backward_data_params kd{buffer_of(dx), buffer_of(dy), buffer_of(w), {}, {}, geo};
   const fw_conv2d_backward_weight_params kw{buffer_of(dw), {}, buffer_of(dy), buffer_of(x), {}, geo};
 
   // Raw sgemm operands: per image A (64, 576), B (576, 784), C (64, 784), distinct B and C per image.

@@ -52,13 +52,15 @@ PixelCNNBlock::PixelCNNBlock(const BlockOptions& o, fw::Rng& rng) {
 }
 
 fw::Tensor PixelCNNBlock::forward(const fw::Tensor& x, const fw::Tensor& cond, const fw::Tensor& onehot) const {
-  fw::Tensor y = reduce->forward(fw::relu(x));     // y: (N, h, H, W)
-  y = conv->forward(fw::relu(y));                  // y: (N, h, H, W), 3x3 mask B
+  // forward_relu(v) = forward(relu(v)) as one op (fw::relu_conv2d): the ReLUs of Figure 5 are read inside the
+  // convolutions, so no ReLU output is ever stored.
+  fw::Tensor y = reduce->forward_relu(x);          // y: (N, h, H, W)
+  y = conv->forward_relu(y);                       // y: (N, h, H, W), 3x3 mask B
   fw::Tensor c = conditioning(cond, x);            // c: (N, h, H, W) or undefined
   if (c.defined()) y = fw::add(y, c);
   fw::Tensor k = class_term(onehot);               // k: (N, h, 1, 1) or undefined
   if (k.defined()) y = fw::add(y, k);
-  return fw::add(x, expand->forward(fw::relu(y)));  // (N, 2h, H, W)
+  return fw::add(x, expand->forward_relu(y));        // (N, 2h, H, W)
 }
 
 namespace {

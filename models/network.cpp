@@ -32,8 +32,8 @@ OutputStack::OutputStack(int64_t in, int64_t out_hidden, int64_t channels, int64
 }
 
 fw::Tensor OutputStack::forward(const fw::Tensor& x) const {
-  fw::Tensor y = hidden->forward(fw::relu(x));  // y: (N, out_hidden, H, W)
-  y = logits->forward(fw::relu(y));             // y: (N, C*K, H, W)
+  fw::Tensor y = hidden->forward_relu(x);  // y: (N, out_hidden, H, W); forward_relu(v) = forward(relu(v))
+  y = logits->forward_relu(y);             // y: (N, C*K, H, W)
   const int64_t N = y.size(0), H = y.size(2), W = y.size(3);
   y = fw::reshape(y, {N, channels_, k_, H, W});  // y: (N, C, K, H, W)
   return fw::permute(y, {0, 2, 1, 3, 4});        // (N, K, C, H, W)

@@ -16,6 +16,7 @@
 #include "framework/core/parallel.h"
 #include "framework/core/rng.h"
 #include "framework/ops/conv.h"
+#include "framework/ops/elementwise.h"
 #include "framework/ops/matmul.h"
 #include "framework/ops/view.h"
 #include "tests/gradcheck.h"
@@ -182,7 +183,8 @@ TEST_CASE("conv2d on a non-contiguous input equals conv2d on its contiguous copy
 
 namespace {
 // conv2d forward and backward at 1, 2, 2 and 3 threads: every output bit-identical, and right.
-void check_deterministic(const Shape& xs, const Shape& ws, const Padding2d& pad, int mask_kind) {
+void check_deterministic(const Shape& xs, const Shape& ws, const Padding2d& pad, int mask_kind,
+                         bool input_relu = false) {
   Tensor x0 = rand_tensor(xs, 11, DType::F32);
   Tensor w0 = rand_tensor(ws, 12, DType::F32);
   Tensor b0 = rand_tensor({ws[0]}, 13, DType::F32);
@@ -197,7 +199,7 @@ void check_deterministic(const Shape& xs, const Shape& ws, const Padding2d& pad,
     x.requires_grad_();
     w.requires_grad_();
     b.requires_grad_();
-    Tensor y = conv2d(x, w, b, pad, m);
+    Tensor y = input_relu ? relu_conv2d(x, w, b, pad, m) : conv2d(x, w, b, pad, m);
     y.backward(rand_tensor(y.shape(), 15, DType::F32));
     return Out{y.detach(), x.grad(), w.grad(), b.grad()};
   };
@@ -209,7 +211,8 @@ void check_deterministic(const Shape& xs, const Shape& ws, const Padding2d& pad,
     CHECK(bitwise_equal(a.dw, o->dw));
     CHECK(bitwise_equal(a.db, o->db));
   }
-  CHECK(max_abs_diff(a.y, conv2d_naive(x0, w0, b0, pad, m)) <= 2e-5);  // and it is the right answer
+  // and it is the right answer
+  CHECK(max_abs_diff(a.y, conv2d_naive(input_relu ? relu(x0) : x0, w0, b0, pad, m)) <= 2e-5);
 }
 }  // namespace
 
@@ -235,6 +238,49 @@ TEST_CASE("conv2d is bit-identical run to run and across thread counts") {
   SUBCASE("1x1 direct, 40x40, batch 5: groups of one image, no im2col") {
     check_deterministic({5, 8, 40, 40}, {8, 8, 1, 1}, {0, 0, 0, 0}, kNoMask);
   }
+  SUBCASE("relu_conv2d: 3x3 mask B, 28x28, batch 16") {
+    check_deterministic({16, 8, 28, 28}, {8, 8, 3, 3}, {1, 1, 1, 1}, kMaskB, true);
+  }
+  SUBCASE("relu_conv2d: 1x1 direct (copied through the ReLU), 28x28, batch 16") {
+    check_deterministic({16, 8, 28, 28}, {16, 8, 1, 1}, {0, 0, 0, 0}, kNoMask, true);
+  }
+  SUBCASE("relu_conv2d: 3x4 random mask, 12x12, batch 16: groups of 4") {
+    check_deterministic({16, 8, 12, 12}, {8, 8, 3, 4}, {1, 0, 2, 1}, kRandomMask, true);
+  }
+}
+
+TEST_CASE("relu_conv2d equals conv2d(relu(x)): values and every gradient, every case, f32 and f64") {
+  for (DType dt : {DType::F32, DType::F64})
+    for (const Case& c : kCases) {
+      INFO(c.name << ", " << dtype_name(dt));
+      const Tensor x0 = rand_tensor({c.N, c.Ci, c.H, c.W}, 41, dt), w0 = rand_tensor({c.Co, c.Ci, c.KH, c.KW}, 42, dt);
+      const Tensor b0 = c.bias ? rand_tensor({c.Co}, 43, dt) : Tensor();
+      const Tensor m = c.mask != kNoMask ? rand_mask(w0.shape(), 44, dt, c.mask) : Tensor();
+      struct Out {
+        Tensor y, dx, dw, db;
+      };
+      auto run = [&](bool fused) {
+        Tensor x = x0.clone().detach(), w = w0.clone().detach(), b = c.bias ? b0.clone().detach() : Tensor();
+        x.requires_grad_();
+        w.requires_grad_();
+        if (c.bias) b.requires_grad_();
+        Tensor y = fused ? relu_conv2d(x, w, b, c.pad, m) : conv2d(relu(x), w, b, c.pad, m);
+        y.backward(rand_tensor(y.shape(), 45, dt));
+        return Out{y.detach(), x.grad(), w.grad(), c.bias ? b.grad() : Tensor()};
+      };
+      const Out f = run(true), u = run(false);
+      // The same sums in the same order: equal, not merely close (the ReLU's zeros are exact either way).
+      CHECK(f.y.to_vector() == u.y.to_vector());
+      CHECK(f.dx.to_vector() == u.dx.to_vector());
+      CHECK(f.dw.to_vector() == u.dw.to_vector());
+      if (c.bias) CHECK(f.db.to_vector() == u.db.to_vector());
+      // The input gradient is zero exactly where x <= 0.
+      const std::vector<double> xv = x0.to_vector(), dxv = f.dx.to_vector();
+      int64_t bad = 0;
+      for (size_t i = 0; i < xv.size(); ++i)
+        if (xv[i] <= 0 && dxv[i] != 0) ++bad;
+      CHECK(bad == 0);
+    }
 }
 
 TEST_CASE("conv2d errors name conv2d and the shapes") {

@@ -239,37 +239,41 @@ TEST_CASE("gemm: every transpose, odd sizes, beta 0 and not") {
   check_call(make_call(fw_gemm_params{B(c), B(a), B(b), 0, 0, 64, 129, 300, 1.0, 0.0}, {&c, &a, &b}), "64x129x300");
 }
 
-TEST_CASE("conv2d forward, backward_data, backward_weight: paddings, masks, bias, odd sizes") {
+TEST_CASE("conv2d forward, backward_data, backward_weight: paddings, masks, bias, odd sizes, input ReLU") {
   struct G {
     fw_conv2d_geometry g;
     bool mask, bias;
   };
   const std::vector<G> cases = {
-      {{3, 2, 5, 7, 4, 3, 3, 1, 1, 1, 1}, false, true},    {{2, 3, 6, 5, 5, 3, 2, 2, 0, 1, 0}, true, true},
-      {{1, 1, 4, 4, 3, 1, 1, 0, 0, 0, 0}, false, false},   {{4, 5, 9, 11, 7, 7, 7, 3, 3, 3, 3}, true, true},
-      {{2, 16, 8, 8, 32, 3, 3, 1, 1, 1, 1}, true, false},  {{1, 2, 3, 3, 2, 1, 3, 0, 0, 2, 0}, false, true},
+      {{3, 2, 5, 7, 4, 3, 3, 1, 1, 1, 1, 0}, false, true},    {{2, 3, 6, 5, 5, 3, 2, 2, 0, 1, 0, 0}, true, true},
+      {{1, 1, 4, 4, 3, 1, 1, 0, 0, 0, 0, 0}, false, false},   {{4, 5, 9, 11, 7, 7, 7, 3, 3, 3, 3, 0}, true, true},
+      {{2, 16, 8, 8, 32, 3, 3, 1, 1, 1, 1, 0}, true, false},  {{1, 2, 3, 3, 2, 1, 3, 0, 0, 2, 0, 0}, false, true},
   };
-  for (const G& c : cases) {
-    const fw_conv2d_geometry& g = c.g;
-    const int64_t Ho = g.H + g.pad_top + g.pad_bottom - g.KH + 1, Wo = g.W + g.pad_left + g.pad_right - g.KW + 1;
-    const int64_t wn = g.Co * g.Ci * g.KH * g.KW;
-    std::vector<float> x = rnd(g.N * g.Ci * g.H * g.W), w = rnd(wn), bias = rnd(g.Co), mask(wn);
-    for (auto& m : mask) m = g_rng.uniform() < 0.6 ? 1.f : 0.f;
-    std::vector<float> y = rnd(g.N * g.Co * Ho * Wo), dy = rnd(g.N * g.Co * Ho * Wo), dx = rnd(x.size()),
-                       dw = rnd(wn), dbias = rnd(g.Co);
-    const std::string what = "N" + std::to_string(g.N) + " Ci" + std::to_string(g.Ci) + " " + std::to_string(g.H) +
-                             "x" + std::to_string(g.W) + " Co" + std::to_string(g.Co) + " k" + std::to_string(g.KH) +
-                             "x" + std::to_string(g.KW) + (c.mask ? " mask" : "") + (c.bias ? " bias" : "");
-    std::vector<float>* mk = c.mask ? &mask : nullptr;
-    std::vector<float>* bs = c.bias ? &bias : nullptr;
-    fw_conv2d_forward_params f{B(y), B(x), B(w), bs ? B(bias) : fw_buffer{}, mk ? B(mask) : fw_buffer{}, g};
-    check_call(make_call(f, {&y, &x, &w, bs, mk}), "forward " + what);
-    fw_conv2d_backward_data_params bd{B(dx), B(dy), B(w), mk ? B(mask) : fw_buffer{}, g};
-    check_call(make_call(bd, {&dx, &dy, &w, mk}), "backward_data " + what);
-    fw_conv2d_backward_weight_params bw{B(dw), bs ? B(dbias) : fw_buffer{}, B(dy), B(x), mk ? B(mask) : fw_buffer{},
-                                        g};
-    check_call(make_call(bw, {&dw, c.bias ? &dbias : nullptr, &dy, &x, mk}), "backward_weight " + what);
-  }
+  for (const G& c0 : cases)
+    for (int64_t relu : {0, 1}) {
+      G c = c0;
+      c.g.input_relu = relu;
+      const fw_conv2d_geometry& g = c.g;
+      const int64_t Ho = g.H + g.pad_top + g.pad_bottom - g.KH + 1, Wo = g.W + g.pad_left + g.pad_right - g.KW + 1;
+      const int64_t wn = g.Co * g.Ci * g.KH * g.KW;
+      std::vector<float> x = rnd(g.N * g.Ci * g.H * g.W), w = rnd(wn), bias = rnd(g.Co), mask(wn);
+      for (auto& m : mask) m = g_rng.uniform() < 0.6 ? 1.f : 0.f;
+      std::vector<float> y = rnd(g.N * g.Co * Ho * Wo), dy = rnd(g.N * g.Co * Ho * Wo), dx = rnd(x.size()),
+                         dw = rnd(wn), dbias = rnd(g.Co);
+      const std::string what = "N" + std::to_string(g.N) + " Ci" + std::to_string(g.Ci) + " " + std::to_string(g.H) +
+                               "x" + std::to_string(g.W) + " Co" + std::to_string(g.Co) + " k" +
+                               std::to_string(g.KH) + "x" + std::to_string(g.KW) + (c.mask ? " mask" : "") +
+                               (c.bias ? " bias" : "") + (relu ? " input_relu" : "");
+      std::vector<float>* mk = c.mask ? &mask : nullptr;
+      std::vector<float>* bs = c.bias ? &bias : nullptr;
+      fw_conv2d_forward_params f{B(y), B(x), B(w), bs ? B(bias) : fw_buffer{}, mk ? B(mask) : fw_buffer{}, g};
+      check_call(make_call(f, {&y, &x, &w, bs, mk}), "forward " + what);
+      fw_conv2d_backward_data_params bd{B(dx), B(dy), B(w), mk ? B(mask) : fw_buffer{}, relu ? B(x) : fw_buffer{}, g};
+      check_call(make_call(bd, {&dx, &dy, &w, mk, relu ? &x : nullptr}), "backward_data " + what);
+      fw_conv2d_backward_weight_params bw{B(dw), bs ? B(dbias) : fw_buffer{}, B(dy), B(x),
+                                          mk ? B(mask) : fw_buffer{}, g};
+      check_call(make_call(bw, {&dw, c.bias ? &dbias : nullptr, &dy, &x, mk}), "backward_weight " + what);
+    }
 }
 
 TEST_CASE("log_softmax, softmax cross-entropy and BCE, forward and backward") {

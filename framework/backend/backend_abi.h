@@ -1,4 +1,4 @@
-/* framework/backend/backend_abi.h: the backend boundary, a small versioned C ABI (version 2).
+/* framework/backend/backend_abi.h: the backend boundary, a small versioned C ABI (version 3).
  *
  * A backend is a table of function pointers (fw_backend_v2). Kernels are called by id with a pointer to that
  * kernel's own parameter struct: plain C, one named field per argument (fw_conv2d_forward_params has N, Ci, H,
@@ -17,7 +17,10 @@
  *
  * Versioning: a change that alters fw_backend_v2, fw_buffer, an existing parameter struct or an existing kernel
  * id bumps FW_BACKEND_ABI_VERSION. New kernels are appended to the end of the list without a bump. A plugin
- * built for version 1 (which exports fw_backend_register_v1) is refused with an error naming both versions. */
+ * built for version 1 (which exports fw_backend_register_v1) is refused with an error naming both versions; so
+ * is a table whose abi_version differs. History: 2 = the typed parameter structs and this table (fw_backend_v2,
+ * whose layout is unchanged since); 3 = fw_conv2d_geometry.input_relu and the x buffer of
+ * fw_conv2d_backward_data_params (fw::relu_conv2d). */
 #ifndef FW_BACKEND_ABI_H
 #define FW_BACKEND_ABI_H
 #include <stddef.h>
@@ -27,7 +30,7 @@
 extern "C" {
 #endif
 
-#define FW_BACKEND_ABI_VERSION 2u
+#define FW_BACKEND_ABI_VERSION 3u
 
 typedef enum fw_dtype { FW_F32 = 0, FW_F64 = 1 } fw_dtype;
 typedef enum fw_device { FW_CPU = 0, FW_CUDA = 1 } fw_device;

@@ -66,12 +66,21 @@ Conv2d::Conv2d(const Conv2dOptions& opt, Rng& rng) : opt_(opt) {
   if (opt_.bias) bias = register_parameter("bias", Tensor::zeros({opt_.out}, opt_.dtype));  // (out,)
 }
 
-Tensor Conv2d::forward(const Tensor& x) const {
+void Conv2d::check_input(const Tensor& x) const {
   if (x.dim() != 4 || x.size(1) != opt_.in)
     throw ShapeError("Conv2d: input " + x.str() + " is not (N, " + std::to_string(opt_.in) + ", H, W)");
   if (x.dtype() != opt_.dtype)
     throw ShapeError("Conv2d: input " + x.str() + " does not match the layer dtype " + dtype_name(opt_.dtype));
+}
+
+Tensor Conv2d::forward(const Tensor& x) const {
+  check_input(x);
   return conv2d(x, weight, bias, opt_.pad, mask);
+}
+
+Tensor Conv2d::forward_relu(const Tensor& x) const {
+  check_input(x);
+  return relu_conv2d(x, weight, bias, opt_.pad, mask);
 }
 
 }  // namespace fw::nn

@@ -30,10 +30,13 @@ class Conv2d : public Module {
  public:
   Conv2d(const Conv2dOptions& opt, Rng& rng);
   Tensor forward(const Tensor& x) const;  // x: (N, in, H, W)
+  // forward(relu(x)) as one op (fw::relu_conv2d: no ReLU tensor forward or backward). x: (N, in, H, W)
+  Tensor forward_relu(const Tensor& x) const;
   const Conv2dOptions& options() const { return opt_; }
   Tensor weight, bias, mask;
 
  private:
+  void check_input(const Tensor& x) const;
   Conv2dOptions opt_;
 };
 

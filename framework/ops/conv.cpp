@@ -12,6 +12,9 @@
 //   backward-data    dx[n]   += col2im(w_eff^T (L, Co) dy_group (Co, G*P))   (image n's columns)
 //   backward-weight  dw[:, live] += mask * sum_groups dy_group (Co, G*P) cols^T (G*P, L); dbias += sum dy
 // A 1x1 kernel without padding, all taps live, in a group of one image has cols == x[n]: no im2col.
+// Input ReLU (geometry.input_relu, fw::relu_conv2d): x is read as relu(x). im2col applies it as it copies (for the
+// 1x1 case too, which then copies); backward-data scatters an image's columns into a zeroed scratch image and adds
+// it to dx only where x > 0 — exactly what relu's backward does to conv2d's dx, with no tensor in between.
 //
 // Threads: parallel over groups with tbb::parallel_for; OpenBLAS single-threaded inside each task. Per-group
 // results do not depend on which thread runs them, and the groups do not depend on the thread count. The
@@ -36,6 +39,7 @@
 #include "framework/core/parallel.h"
 #include "framework/core/profile.h"
 #include "framework/ops/conv_reference.h"
+#include "framework/ops/elementwise.h"
 
 namespace fw {
 namespace {
@@ -47,10 +51,13 @@ constexpr double kMinTaskFlops = 2.0e5;    // below this per task, TBB schedulin
 struct ConvDims {
   int64_t N, Ci, H, W, Co, KH, KW, pt, pb, pl, pr;
   int64_t Ho, Wo, K, P;  // derived: output size, GEMM inner dim Ci*KH*KW, pixels per output plane
-  bool direct;           // 1x1, no padding: cols == x[n]
+  bool direct;           // 1x1, no padding: cols == x[n] (unless relu)
+  bool relu;             // input_relu: x is read as relu(x)
 };
 bool dims_from(const fw_conv2d_geometry& g, ConvDims& d) {
-  d = {g.N, g.Ci, g.H, g.W, g.Co, g.KH, g.KW, g.pad_top, g.pad_bottom, g.pad_left, g.pad_right, 0, 0, 0, 0, false};
+  d = {g.N, g.Ci, g.H, g.W, g.Co, g.KH, g.KW, g.pad_top, g.pad_bottom, g.pad_left, g.pad_right, 0, 0, 0, 0, false,
+       g.input_relu == 1};
+  if (g.input_relu != 0 && g.input_relu != 1) return false;
   for (int64_t v : {g.N, g.Ci, g.H, g.W, g.Co, g.KH, g.KW, g.pad_top, g.pad_bottom, g.pad_left, g.pad_right})
     if (v < 0) return false;
   d.Ho = d.H + d.pt + d.pb - d.KH + 1;
@@ -150,7 +157,22 @@ inline TapWindow tap_window(const Tap& t, const ConvDims& d) {
   return w;
 }
 
-// im2col of one tap of one image: out (Ho, Wo) = xpad[c, i + a, j + b], zero where the window reads padding.
+// dst[m] = src[m], or relu(src[m]) when relu, for m in [0, n).
+// Both loops below are selects over restrict pointers, so they vectorise (branches on the signs of activations
+// would mispredict half the time).
+template <class T> inline void copy_span(T* __restrict dst, const T* __restrict src, int64_t n, bool relu) {
+  if (!relu) {
+    std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(T));
+    return;
+  }
+  for (int64_t m = 0; m < n; ++m) {
+    const T v = src[m];
+    dst[m] = v > T(0) ? v : T(0);
+  }
+}
+
+// im2col of one tap of one image: out (Ho, Wo) = xpad[c, i + a, j + b] (through the ReLU when d.relu), zero where
+// the window reads padding.
 // xn: (Ci, H, W). When Wo == W ("same" width) an output row and an input row have the same length, so the
 // whole window is one shifted span, out[m] = x_c[m + (a - pt) W + (b - pl)]: one memcpy, then the few
 // columns that wrapped into the neighbouring row are zeroed. Otherwise row by row.
@@ -165,7 +187,7 @@ template <class T> void im2col_tap(const T* xn, T* out, const Tap& t, const Conv
     const int64_t m0 = w.i0 * d.W + w.j0, m1 = (w.i1 - 1) * d.W + w.j1;  // the span of valid outputs
     const int64_t shift = (t.a - d.pt) * d.W + (t.b - d.pl);
     std::fill(out, out + m0, T(0));
-    std::memcpy(out + m0, xc + m0 + shift, static_cast<size_t>(m1 - m0) * sizeof(T));
+    copy_span(out + m0, xc + m0 + shift, m1 - m0, d.relu);
     std::fill(out + m1, out + d.P, T(0));
     if (w.j0 > 0 || w.j1 < d.W)
       for (int64_t i = w.i0; i < w.i1; ++i) {
@@ -182,7 +204,7 @@ template <class T> void im2col_tap(const T* xn, T* out, const Tap& t, const Conv
     }
     const T* src = xc + (i + t.a - d.pt) * d.W;  // src: row i + a - pt of channel c, (W)
     std::fill(out, out + w.j0, T(0));
-    std::memcpy(out + w.j0, src + (w.j0 + t.b - d.pl), static_cast<size_t>(w.j1 - w.j0) * sizeof(T));
+    copy_span(out + w.j0, src + (w.j0 + t.b - d.pl), w.j1 - w.j0, d.relu);
     std::fill(out + w.j1, out + d.Wo, T(0));
   }
 }
@@ -224,22 +246,35 @@ void im2col(const T* x, T* cols, int64_t n0, int64_t gn, const std::vector<Tap>&
     for (int64_t t = 0; t < gn; ++t) im2col_tap(x + (n0 + t) * d.Ci * d.H * d.W, cols + r * ld + t * d.P, taps[r], d);
 }
 
-// col2im of a group, the adjoint of im2col: dx[n0 + t] += scatter(cols[:, t*P : (t+1)*P]).  cols: (L, gn*P),
-// scratch (its padding positions are overwritten with zeros)
+// dx[m] += x[m] > 0 ? s[m] : 0 for m in [0, n): relu's backward applied to s, added into dx.
 template <class T>
-void col2im_add(T* cols, T* dx, int64_t n0, int64_t gn, const std::vector<Tap>& taps, const ConvDims& d) {
-  const int64_t ld = gn * d.P;
+inline void add_where_positive(T* __restrict dx, const T* __restrict s, const T* __restrict x, int64_t n) {
+  for (int64_t m = 0; m < n; ++m) {
+    const T v = s[m];
+    dx[m] += x[m] > T(0) ? v : T(0);
+  }
+}
+
+// col2im of a group, the adjoint of im2col: dx[n0 + t] += scatter(cols[:, t*P : (t+1)*P]).  cols: (L, gn*P),
+// scratch (its padding positions are overwritten with zeros). With d.relu the scatter goes into a zeroed scratch
+// image first, added to dx where x > 0.  x: (N, Ci, H, W) (relu) or null
+template <class T>
+void col2im_add(T* cols, T* dx, const T* x, int64_t n0, int64_t gn, const std::vector<Tap>& taps, const ConvDims& d) {
+  const int64_t ld = gn * d.P, img = d.Ci * d.H * d.W;
   for (int64_t t = 0; t < gn; ++t) {
-    T* dxn = dx + (n0 + t) * d.Ci * d.H * d.W;  // dxn: (Ci, H, W)
-    for (size_t r = 0; r < taps.size(); ++r) col2im_tap_add(cols + r * ld + t * d.P, dxn, taps[r], d);
+    T* dxn = dx + (n0 + t) * img;  // dxn: (Ci, H, W)
+    T* dst = d.relu ? scratch<T, 2>(static_cast<size_t>(img)) : dxn;  // dst: (Ci, H, W)
+    if (d.relu) std::fill(dst, dst + img, T(0));
+    for (size_t r = 0; r < taps.size(); ++r) col2im_tap_add(cols + r * ld + t * d.P, dst, taps[r], d);
+    if (d.relu) add_where_positive(dxn, dst, x + (n0 + t) * img, img);
   }
 }
 
 // The column matrix of a group: x[n0] itself when it already is one (1x1 without padding, every tap live, a
-// group of one image), else im2col into scratch slot 0.  Returns cols: (L, gn*P)
+// group of one image, no input ReLU), else im2col into scratch slot 0.  Returns cols: (L, gn*P)
 template <class T>
 const T* group_cols(const T* x, int64_t n0, int64_t gn, const std::vector<Tap>& taps, const ConvDims& d) {
-  if (d.direct && gn == 1 && static_cast<int64_t>(taps.size()) == d.K) return x + n0 * d.Ci * d.H * d.W;
+  if (d.direct && !d.relu && gn == 1 && static_cast<int64_t>(taps.size()) == d.K) return x + n0 * d.Ci * d.H * d.W;
   T* buf = scratch<T, 0>(taps.size() * static_cast<size_t>(gn * d.P));
   im2col(x, buf, n0, gn, taps, d);
   return buf;
@@ -284,9 +319,11 @@ void conv2d_forward(T* y, const T* x, const T* w, const T* bias, const T* mask, 
 }
 
 // ---- backward-data: per group, cols (L, G*P) = w_eff[:, live]^T (L, Co) dy_group (Co, G*P), then
-// dx[n] += col2im(image n's columns). A 1x1 kernel without padding on one image adds the GEMM into dx[n].
-// dx: (N, Ci, H, W), dy: (N, Co, Ho, Wo), w and mask: (Co, Ci, KH, KW)
-template <class T> void conv2d_backward_data(T* dx, const T* dy, const T* w, const T* mask, const ConvDims& d) {
+// dx[n] += col2im(image n's columns) (where x > 0 only, with d.relu). A 1x1 kernel without padding on one image
+// adds the GEMM into dx[n] (through a scratch image and the x > 0 select, with d.relu).
+// dx: (N, Ci, H, W), dy: (N, Co, Ho, Wo), w and mask: (Co, Ci, KH, KW), x: (N, Ci, H, W) (relu) or null
+template <class T>
+void conv2d_backward_data(T* dx, const T* dy, const T* w, const T* mask, const T* x, const ConvDims& d) {
   const std::vector<Tap> taps = live_taps(mask, d);
   const int64_t L = static_cast<int64_t>(taps.size()), G = group_size(d), groups = (d.N + G - 1) / G;
   if (L == 0) return;  // every tap dead: dx += 0
@@ -297,12 +334,19 @@ template <class T> void conv2d_backward_data(T* dx, const T* dy, const T* w, con
       const int64_t n0 = g * G, gn = std::min(G, d.N - n0), ld = gn * d.P;
       const T* dyg = group_dy(dy, n0, gn, d);  // dyg: (Co, gn*P)
       if (d.direct && gn == 1 && L == d.K) {   // dx[n0] (Ci, HW) += w_eff^T (Ci, Co) dy[n0] (Co, HW)
-        gemm(true, false, d.K, d.P, d.Co, T(1), we, d.K, dyg, d.P, T(1), dx + n0 * d.Ci * d.H * d.W, d.P);
+        const int64_t img = d.Ci * d.P;
+        if (!d.relu) {
+          gemm(true, false, d.K, d.P, d.Co, T(1), we, d.K, dyg, d.P, T(1), dx + n0 * img, d.P);
+          continue;
+        }
+        T* s = scratch<T, 2>(static_cast<size_t>(img));  // s: (Ci, HW)
+        gemm(true, false, d.K, d.P, d.Co, T(1), we, d.K, dyg, d.P, T(0), s, d.P);
+        add_where_positive(dx + n0 * img, s, x + n0 * img, img);
         continue;
       }
       T* cols = scratch<T, 0>(static_cast<size_t>(L * ld));  // cols: (L, gn*P)
       gemm(true, false, L, ld, d.Co, T(1), we, L, dyg, ld, T(0), cols, ld);
-      col2im_add(cols, dx, n0, gn, taps, d);
+      col2im_add(cols, dx, x, n0, gn, taps, d);
     }
   });
 }
@@ -393,12 +437,13 @@ int cpu_conv2d_forward(int32_t dtype, const fw_conv2d_forward_params* p) {
 }
 int cpu_conv2d_backward_data(int32_t dtype, const fw_conv2d_backward_data_params* p) {
   ConvDims d;
-  if (!dims_from(p->g, d) || !p->dx.ptr || !p->dy.ptr || !p->w.ptr) return FW_ERR_INVALID;
+  if (!dims_from(p->g, d) || !p->dx.ptr || !p->dy.ptr || !p->w.ptr || (d.relu && !p->x.ptr)) return FW_ERR_INVALID;
   init_thread_policy();
   if (dtype == FW_F32)
-    conv2d_backward_data(out<float>(p->dx), in<float>(p->dy), in<float>(p->w), in<float>(p->mask), d);
+    conv2d_backward_data(out<float>(p->dx), in<float>(p->dy), in<float>(p->w), in<float>(p->mask), in<float>(p->x), d);
   else
-    conv2d_backward_data(out<double>(p->dx), in<double>(p->dy), in<double>(p->w), in<double>(p->mask), d);
+    conv2d_backward_data(out<double>(p->dx), in<double>(p->dy), in<double>(p->w), in<double>(p->mask),
+                         in<double>(p->x), d);
   return FW_OK;
 }
 int cpu_conv2d_backward_weight(int32_t dtype, const fw_conv2d_backward_weight_params* p) {
@@ -460,9 +505,9 @@ Shape check_conv(const char* op, const Tensor& x, const Tensor& w, const Tensor&
 }
 
 // The geometry shared by the three conv kernels.
-fw_conv2d_geometry geometry(const Tensor& x, const Tensor& w, const Padding2d& p) {
+fw_conv2d_geometry geometry(const Tensor& x, const Tensor& w, const Padding2d& p, bool input_relu) {
   return {x.size(0), x.size(1), x.size(2), x.size(3), w.size(0), w.size(2), w.size(3),
-          p.top,     p.bottom,  p.left,    p.right};
+          p.top,     p.bottom,  p.left,    p.right,     input_relu ? 1 : 0};
 }
 
 // Contiguous, detached copy or alias of an optional tensor (no graph).
@@ -472,24 +517,24 @@ Tensor plain(const Tensor& t) {
   return t.contiguous().detach();
 }
 
-}  // namespace
-
-Tensor conv2d(const Tensor& x0, const Tensor& w0, const Tensor& b0, Padding2d pad, const Tensor& mask0) {
-  Shape ys = check_conv("conv2d", x0, w0, b0, pad, mask0);
-  if (reference_kernels() && x0.device() == Device::CPU) return conv2d_reference(x0, w0, b0, pad, mask0);
+// conv2d and relu_conv2d: the kernels launched with input_relu off or on. The backward saves x (as given: the
+// kernels apply the ReLU again), w and the mask.
+Tensor conv2d_op(const char* op, const Tensor& x0, const Tensor& w0, const Tensor& b0, Padding2d pad,
+                 const Tensor& mask0, bool input_relu) {
   Tensor x = plain(x0), w = plain(w0), bias = plain(b0), mask = plain(mask0);
-  Tensor y = Tensor::empty(ys, x.dtype(), x.device());  // y: (N, Co, Ho, Wo)
-  const fw_conv2d_geometry geo = geometry(x, w, pad);
+  Tensor y = Tensor::empty(check_conv(op, x0, w0, b0, pad, mask0), x.dtype(), x.device());  // y: (N, Co, Ho, Wo)
+  const fw_conv2d_geometry geo = geometry(x, w, pad, input_relu);
   launch(y.device(), y.dtype(),
          fw_conv2d_forward_params{buffer_of(y), buffer_of(x), buffer_of(w), buffer_of(bias), buffer_of(mask), geo});
   const bool gx = x0.requires_grad(), gw = w0.requires_grad(), gb = b0.defined() && b0.requires_grad();
-  return record(y, "conv2d", {x0, w0, b0}, [x, w, mask, geo, gx, gw, gb](const Tensor& g0) {
+  return record(y, op, {x0, w0, b0}, [x, w, mask, geo, gx, gw, gb, input_relu](const Tensor& g0) {
     Tensor g = plain(g0);  // g: (N, Co, Ho, Wo)
     Tensor dx, dw, db;
     if (gx) {  // dx: (N, Ci, H, W)
       dx = Tensor::zeros(x.shape(), x.dtype(), x.device());
       launch(dx.device(), dx.dtype(),
-             fw_conv2d_backward_data_params{buffer_of(dx), buffer_of(g), buffer_of(w), buffer_of(mask), geo});
+             fw_conv2d_backward_data_params{buffer_of(dx), buffer_of(g), buffer_of(w), buffer_of(mask),
+                                            input_relu ? buffer_of(x) : fw_buffer{}, geo});
     }
     if (gw || gb) {  // dw: (Co, Ci, KH, KW), db: (Co)
       if (gw) dw = Tensor::zeros(w.shape(), w.dtype(), w.device());
@@ -500,6 +545,20 @@ Tensor conv2d(const Tensor& x0, const Tensor& w0, const Tensor& b0, Padding2d pa
     }
     return std::vector<Tensor>{dx, dw, db};
   });
+}
+
+}  // namespace
+
+Tensor conv2d(const Tensor& x0, const Tensor& w0, const Tensor& b0, Padding2d pad, const Tensor& mask0) {
+  check_conv("conv2d", x0, w0, b0, pad, mask0);
+  if (reference_kernels() && x0.device() == Device::CPU) return conv2d_reference(x0, w0, b0, pad, mask0);
+  return conv2d_op("conv2d", x0, w0, b0, pad, mask0, false);
+}
+
+Tensor relu_conv2d(const Tensor& x0, const Tensor& w0, const Tensor& b0, Padding2d pad, const Tensor& mask0) {
+  check_conv("relu_conv2d", x0, w0, b0, pad, mask0);
+  if (reference_kernels() && x0.device() == Device::CPU) return conv2d_reference(relu(x0), w0, b0, pad, mask0);
+  return conv2d_op("relu_conv2d", x0, w0, b0, pad, mask0, true);
 }
 
 // ---- reference: direct convolution, accumulated in double. y: (N, Co, Ho, Wo)

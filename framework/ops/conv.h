@@ -20,6 +20,9 @@
 typedef struct fw_conv2d_geometry {
   int64_t N, Ci, H, W, Co, KH, KW;
   int64_t pad_top, pad_bottom, pad_left, pad_right;
+  /* input_relu = 1: the kernels read x as relu(x) = (x > 0 ? x : 0) (fw::relu_conv2d, conv2d(relu(x)) in one op);
+   * backward_data then adds only where x > 0 and needs x. 0: x as it is. (ABI 3) */
+  int64_t input_relu;
 } fw_conv2d_geometry;
 
 /* conv2d_forward: y = conv(x, w * mask) + bias.  y: (N, Co, Ho, Wo), x: (N, Ci, H, W), w: (Co, Ci, KH, KW),
@@ -29,9 +32,10 @@ typedef struct fw_conv2d_forward_params {
   fw_conv2d_geometry g;
 } fw_conv2d_forward_params;
 
-/* conv2d_backward_data: dx += conv_transpose(dy, w * mask).  dx: (N, Ci, H, W), dy: (N, Co, Ho, Wo) */
+/* conv2d_backward_data: dx += conv_transpose(dy, w * mask), times (x > 0) when input_relu.  dx: (N, Ci, H, W),
+ * dy: (N, Co, Ho, Wo), x: (N, Ci, H, W) (input_relu) or absent */
 typedef struct fw_conv2d_backward_data_params {
-  fw_buffer dx, dy, w, mask;
+  fw_buffer dx, dy, w, mask, x;
   fw_conv2d_geometry g;
 } fw_conv2d_backward_data_params;
 
@@ -45,7 +49,7 @@ typedef struct fw_conv2d_backward_weight_params {
 #define FW_CONV_KERNELS(X)                                                                                  \
   X(CONV2D_FORWARD, conv2d_forward, fw_conv2d_forward_params, mask,                                          \
     FW_WRITES(fw_conv2d_forward_params, y))                                                                  \
-  X(CONV2D_BACKWARD_DATA, conv2d_backward_data, fw_conv2d_backward_data_params, mask,                        \
+  X(CONV2D_BACKWARD_DATA, conv2d_backward_data, fw_conv2d_backward_data_params, x,                           \
     FW_WRITES(fw_conv2d_backward_data_params, dx))                                                           \
   X(CONV2D_BACKWARD_WEIGHT, conv2d_backward_weight, fw_conv2d_backward_weight_params, mask,                  \
     FW_WRITES(fw_conv2d_backward_weight_params, dw) | FW_WRITES(fw_conv2d_backward_weight_params, dbias))
@@ -53,8 +57,9 @@ typedef struct fw_conv2d_backward_weight_params {
 #ifdef __cplusplus
 #include "framework/core/tensor.h"
 
-#define FW_CONV_OPS(X) \
-  X(conv2d, "conv", "2-D convolution, per-side zero padding, optional weight mask; im2col + GEMM")
+#define FW_CONV_OPS(X)                                                                                  \
+  X(conv2d, "conv", "2-D convolution, per-side zero padding, optional weight mask; im2col + GEMM")      \
+  X(relu_conv2d, "conv", "conv2d(relu(x)) as one op: the ReLU read inside the convolution's kernels")
 
 namespace fw {
 
@@ -64,6 +69,12 @@ struct Padding2d {
 };
 
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, Padding2d pad, const Tensor& mask = Tensor());
+
+// relu_conv2d(x, ...) = conv2d(relu(x), ...), with the same requirements and the same values and gradients, as one
+// op: the kernels read x through the ReLU (im2col applies it) and the backward adds the input gradient only where
+// x > 0, so neither relu(x) nor its gradient is ever a tensor (no ReLU pass forward or backward, one activation
+// fewer stored). While fw::reference_kernels() is set it runs the composition relu then conv2d.
+Tensor relu_conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, Padding2d pad, const Tensor& mask = Tensor());
 
 // Naive direct convolution (six nested loops), the reference the GEMM path is tested against. No graph.
 Tensor conv2d_naive(const Tensor& x, const Tensor& w, const Tensor& bias, Padding2d pad,

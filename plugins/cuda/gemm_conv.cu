@@ -16,13 +16,14 @@ constexpr int64_t kColsBytes = int64_t(256) << 20;
 
 struct Geo {
   int64_t N, Ci, H, W, Co, KH, KW, pt, pl, Ho, Wo;
+  int relu;  // input_relu: x is read as relu(x)
   __host__ __device__ int64_t kk() const { return Ci * KH * KW; }  // rows of a column matrix
   __host__ __device__ int64_t hw() const { return Ho * Wo; }       // its columns
 };
 bool geo_from(const fw_conv2d_geometry& g, Geo& o) {
   o = {g.N, g.Ci, g.H, g.W, g.Co, g.KH, g.KW, g.pad_top, g.pad_left,
-       g.H + g.pad_top + g.pad_bottom - g.KH + 1, g.W + g.pad_left + g.pad_right - g.KW + 1};
-  return g.N >= 0 && g.Ci >= 1 && g.H >= 1 && g.W >= 1 && g.Co >= 1 && g.KH >= 1 && g.KW >= 1 && g.pad_top >= 0 &&
+       g.H + g.pad_top + g.pad_bottom - g.KH + 1, g.W + g.pad_left + g.pad_right - g.KW + 1, int(g.input_relu)};
+  return (g.input_relu == 0 || g.input_relu == 1) && g.N >= 0 && g.Ci >= 1 && g.H >= 1 && g.W >= 1 && g.Co >= 1 && g.KH >= 1 && g.KW >= 1 && g.pad_top >= 0 &&
          g.pad_bottom >= 0 && g.pad_left >= 0 && g.pad_right >= 0 && o.Ho >= 1 && o.Wo >= 1;
 }
 // Images per group: the column buffer (nb, kk, hw) stays under kColsBytes (at least one image).
@@ -33,7 +34,8 @@ int64_t group_size(const Geo& g) {
   return nb < g.N ? nb : g.N;
 }
 
-// cols (nb, kk, hw): cols[j, (c, a, b), (i, jj)] = x[n0 + j, c, i + a - pt, jj + b - pl], 0 outside.
+// cols (nb, kk, hw): cols[j, (c, a, b), (i, jj)] = x[n0 + j, c, i + a - pt, jj + b - pl], 0 outside; through the
+// ReLU (v > 0 ? v : 0, as the CPU) when g.relu.
 __global__ void k_im2col(float* cols, const float* x, Geo g, int64_t n0, int64_t nb) {
   const int64_t kk = g.kk(), hw = g.hw();
   GRID_LOOP(e, nb * kk * hw) {
@@ -41,11 +43,13 @@ __global__ void k_im2col(float* cols, const float* x, Geo g, int64_t n0, int64_t
     const int64_t oj = p % g.Wo, oi = p / g.Wo;
     const int64_t b = r % g.KW, a = (r / g.KW) % g.KH, c = r / (g.KW * g.KH);
     const int64_t ii = oi + a - g.pt, jj = oj + b - g.pl;
-    cols[e] = (ii >= 0 && ii < g.H && jj >= 0 && jj < g.W) ? x[(((n0 + j) * g.Ci + c) * g.H + ii) * g.W + jj] : 0.0f;
+    const float v = (ii >= 0 && ii < g.H && jj >= 0 && jj < g.W) ? x[(((n0 + j) * g.Ci + c) * g.H + ii) * g.W + jj] : 0.0f;
+    cols[e] = g.relu ? (v > 0.0f ? v : 0.0f) : v;
   }
 }
-// dx[n0 + j, c, ii, jj] += sum_{a, b} dcols[j, (c, a, b), (ii - a + pt, jj - b + pl)] (a, b ascending; a gather).
-__global__ void k_col2im_add(float* dx, const float* dcols, Geo g, int64_t n0, int64_t nb) {
+// dx[n0 + j, c, ii, jj] += sum_{a, b} dcols[j, (c, a, b), (ii - a + pt, jj - b + pl)] (a, b ascending; a gather),
+// only where x > 0 when g.relu (x: the forward input, (N, Ci, H, W)).
+__global__ void k_col2im_add(float* dx, const float* dcols, const float* x, Geo g, int64_t n0, int64_t nb) {
   const int64_t kk = g.kk(), hw = g.hw();
   GRID_LOOP(e, nb * g.Ci * g.H * g.W) {
     const int64_t jj = e % g.W, ii = (e / g.W) % g.H, c = (e / (g.W * g.H)) % g.Ci, j = e / (g.W * g.H * g.Ci);
@@ -59,7 +63,9 @@ __global__ void k_col2im_add(float* dx, const float* dcols, Geo g, int64_t n0, i
         acc += dcols[(j * kk + (c * g.KH + a) * g.KW + b) * hw + oi * g.Wo + oj];
       }
     }
-    dx[n0 * g.Ci * g.H * g.W + e] += acc;
+    const int64_t at = n0 * g.Ci * g.H * g.W + e;
+    if (g.relu && !(x[at] > 0.0f)) acc = 0.0f;
+    dx[at] += acc;
   }
 }
 __global__ void k_mul(float* y, const float* a, const float* b, int64_t n) {
@@ -245,7 +251,7 @@ int run_conv2d_forward(const fw_conv2d_forward_params* p) {
 
 int run_conv2d_backward_data(const fw_conv2d_backward_data_params* p) {
   Geo g;
-  if (!geo_from(p->g, g)) return FW_ERR_INVALID;
+  if (!geo_from(p->g, g) || (g.relu && !p->x.ptr)) return FW_ERR_INVALID;
   if (g.N == 0) return FW_OK;
   const int64_t kk = g.kk(), hw = g.hw(), nb = group_size(g);
   const float* we = effective_weight(p->w, p->mask, g.Co * kk);
@@ -256,7 +262,8 @@ int run_conv2d_backward_data(const fw_conv2d_backward_data_params* p) {
     // dcols[n] (kk, hw) = we^T (kk, Co) dy[n] (Co, hw)
     FWCUDA_TRY(sgemm_batched(true, false, kk, hw, g.Co, 1.0f, we, kk, 0, ptr<const float>(p->dy) + n0 * g.Co * hw,
                              hw, g.Co * hw, 0.0f, dcols, hw, kk * hw, cnt));
-    k_col2im_add<<<blocks_for(cnt * g.Ci * g.H * g.W), kThreads>>>(ptr<float>(p->dx), dcols, g, n0, cnt);
+    k_col2im_add<<<blocks_for(cnt * g.Ci * g.H * g.W), kThreads>>>(ptr<float>(p->dx), dcols, ptr<const float>(p->x),
+                                                                   g, n0, cnt);
     FWCUDA_TRY(check_launch());
   }
   return FW_OK;
