@@ -19,6 +19,7 @@
 #include "framework/core/autograd.h"
 #include "framework/core/parallel.h"
 #include "framework/core/profile.h"
+#include "framework/ops/matmul.h"
 #include "framework/core/rng.h"
 #include "framework/ops/conv.h"
 #include "framework/ops/conv_reference.h"
@@ -81,6 +82,19 @@ TEST_CASE("profiler: counts each allocation and its bytes in the current phase")
   CHECK(s.allocated_bytes[int(prof::Phase::Optimizer)] == 8);
   CHECK(s.allocations[int(prof::Phase::Backward)] == 0);
   CHECK(s.kernels.empty());  // empty() launches nothing
+}
+
+TEST_CASE("profiler: peak tensor memory above the start, and GEMM operations") {
+  fw::Tensor kept;
+  const prof::Snapshot s = profiled([&] {
+    { const fw::Tensor a = fw::Tensor::empty({1000}); }  // 4,000 bytes, freed at once
+    kept = fw::Tensor::empty({500});                     // 2,000 bytes, still alive
+    const fw::Tensor b = fw::Tensor::empty({250});       // 1,000 bytes: peak 3,000 above the start
+  });
+  CHECK(s.peak_live_bytes == 4000);
+  const fw::Tensor a = fw::Tensor::full({3, 5}, 1.0), b = fw::Tensor::full({5, 7}, 1.0);
+  const prof::Snapshot g = profiled([&] { (void)fw::matmul(a, b); });
+  CHECK(g.gemm_flops == doctest::Approx(2.0 * 3 * 5 * 7));
 }
 
 TEST_CASE("profiler: attributes kernel launches to forward and to backward") {
@@ -285,6 +299,11 @@ TEST_CASE("pixelrnn bench --json: keys and sane values for every model") {
     REQUIRE(p.is_object());
     CHECK(p["steps"] == j["steps_timed"]);
     CHECK(p["allocations_per_step"].get<double>() > 0);
+    CHECK(p["peak_step_tensor_mb"].get<double>() > 0);
+    CHECK(p["gemm_gflop_per_step"].get<double>() > 0);  // every model runs convolutions or LSTM GEMMs
+    CHECK(p["sgemm_gflops"].get<double>() > 0);
+    CHECK(p["gemm_gflops"].get<double>() ==
+          doctest::Approx(p["gemm_gflop_per_step"].get<double>() / (p["step_ms"].get<double>() * 1e-3)).epsilon(1e-6));
     for (const char* phase : {"forward", "backward", "optimizer"}) {
       CAPTURE(phase);
       REQUIRE(p["phases"].contains(phase));

@@ -130,6 +130,9 @@ TEST_CASE("binary ops: every broadcast pattern against loops, across chunks, bit
       {"scalar () and vector", {}, {50000}},
       {"leading size-1 dims", {1, 1, 20000}, {20000}},
       {"last dim broadcast (N, C, 1)", {40, 30, 1}, {40, 30, 50}},
+      // rows longer than a chunk are cut into pieces: the piece's offset in a, b and y, per row
+      {"long rows (3, 40000) with a per-row scalar (3, 1)", {3, 40000}, {3, 1}},
+      {"a long row (1, 40000) broadcast over rows (3, 40000)", {1, 40000}, {3, 40000}},
   };
   for (DType dt : {DType::F32, DType::F64})
     for (const Pair& p : pairs)

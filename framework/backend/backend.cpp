@@ -1,6 +1,7 @@
 // framework/backend/backend.cpp: the backend registry, the CPU reference table built from the kernel list,
 // the CPU fallback, and plugin loading.
 #include "framework/backend/backend.h"
+#include "framework/backend/host_memory.h"
 #include "framework/core/profile.h"
 
 #include <dlfcn.h>
@@ -8,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <new>
 #include <vector>
 
 namespace fw {
@@ -31,12 +33,16 @@ int cpu_run(int32_t id, int32_t dtype, const void* params) {
     default: return FW_ERR_UNSUPPORTED;
   }
 }
+// Tensor memory: the caching allocator of framework/backend/host_memory.h (64-byte aligned for vector loads, at
+// least one cache line so that a zero-size tensor still has a pointer). The ABI's alloc returns null on failure.
 void* cpu_alloc(size_t bytes) {
-  // 64-byte alignment for vector loads; at least one cache line so a zero-size tensor still has a pointer.
-  size_t n = (bytes + 63) / 64 * 64;
-  return std::aligned_alloc(64, n ? n : 64);
+  try {
+    return host_memory::allocate(bytes);
+  } catch (const std::bad_alloc&) {
+    return nullptr;
+  }
 }
-void cpu_free(void* p) { std::free(p); }
+void cpu_free(void* p) { host_memory::release(p); }
 int cpu_copy(void* dst, const void* src, size_t bytes) {
   if (bytes) std::memcpy(dst, src, bytes);
   return FW_OK;

@@ -27,6 +27,8 @@ struct Counters {
   std::atomic<int64_t> nanoseconds[kPhases][kMaxKernels];
   std::atomic<int64_t> allocations[kPhases];
   std::atomic<int64_t> bytes[kPhases];
+  std::atomic<int64_t> live, peak;
+  std::atomic<double> flops;  // bytes allocated minus bytes released since reset(), and its maximum
 };
 
 Counters& counters() {
@@ -61,6 +63,9 @@ void reset() {
     c.allocations[p].store(0, std::memory_order_relaxed);
     c.bytes[p].store(0, std::memory_order_relaxed);
   }
+  c.live.store(0, std::memory_order_relaxed);
+  c.peak.store(0, std::memory_order_relaxed);
+  c.flops.store(0, std::memory_order_relaxed);
 }
 
 Phase current_phase() { return static_cast<Phase>(g_phase.load(std::memory_order_relaxed)); }
@@ -81,6 +86,22 @@ void record_allocation(size_t bytes) {
   const int p = g_phase.load(std::memory_order_relaxed);
   c.allocations[p].fetch_add(1, std::memory_order_relaxed);
   c.bytes[p].fetch_add(static_cast<int64_t>(bytes), std::memory_order_relaxed);
+  const int64_t live = c.live.fetch_add(static_cast<int64_t>(bytes), std::memory_order_relaxed) +
+                       static_cast<int64_t>(bytes);
+  int64_t peak = c.peak.load(std::memory_order_relaxed);
+  while (live > peak && !c.peak.compare_exchange_weak(peak, live, std::memory_order_relaxed)) {
+  }
+}
+
+void record_flops(double flops) {
+  std::atomic<double>& f = counters().flops;
+  double v = f.load(std::memory_order_relaxed);
+  while (!f.compare_exchange_weak(v, v + flops, std::memory_order_relaxed)) {
+  }
+}
+
+void record_release(size_t bytes) {
+  counters().live.fetch_sub(static_cast<int64_t>(bytes), std::memory_order_relaxed);
 }
 
 double Snapshot::kernel_seconds(Phase p) const {
@@ -107,6 +128,8 @@ Snapshot snapshot() {
     s.allocations[p] = c.allocations[p].load(std::memory_order_relaxed);
     s.allocated_bytes[p] = c.bytes[p].load(std::memory_order_relaxed);
   }
+  s.peak_live_bytes = c.peak.load(std::memory_order_relaxed);
+  s.gemm_flops = c.flops.load(std::memory_order_relaxed);
   std::stable_sort(s.kernels.begin(), s.kernels.end(),
                    [](const KernelStat& a, const KernelStat& b) { return a.seconds > b.seconds; });
   return s;

@@ -6,7 +6,9 @@
 //    consult the same flag). Used to check one training step's loss and gradients before timing anything.
 //
 // 2. A cheap profiler. While enabled, fw::launch() times each kernel launch and adds it to (kernel, phase), and
-//    every Storage allocation is counted (with its bytes) in the current phase. The phase is Forward unless a
+//    every Storage allocation is counted (with its bytes) in the current phase, and the tensor memory live
+//    since reset() (bytes allocated minus bytes freed while profiling) is tracked with its peak. The GEMM
+//    wrapper (framework/ops/blas.h) adds each call's 2 M N K operations to a FLOP count. The phase is Forward unless a
 //    PhaseScope says otherwise; run_backward() sets Backward for its duration, `pixelrnn bench` sets Optimizer
 //    around the optimizer step. Launches are attributed by the kernel's name (fw::kernel_name).
 //    Disabled (the default), a hook costs one relaxed atomic load and one branch.
@@ -74,6 +76,8 @@ class PhaseScope {
 // Slow paths of the hooks below (only called while enabled).
 void record_kernel(int32_t kernel_id, int64_t nanoseconds);
 void record_allocation(size_t bytes);
+void record_release(size_t bytes);
+void record_flops(double flops);
 
 // The hook in fw::launch(): times the launch from construction to destruction when the profiler is on.
 class KernelScope {
@@ -99,6 +103,14 @@ class KernelScope {
 inline void count_allocation(size_t bytes) {
   if (enabled()) record_allocation(bytes);
 }
+// The hook in the GEMM wrapper.
+inline void count_flops(double flops) {
+  if (enabled()) record_flops(flops);
+}
+// The hook in the Storage destructor.
+inline void count_release(size_t bytes) {
+  if (enabled()) record_release(bytes);
+}
 
 // What the profiler counted since the last reset().
 struct KernelStat {
@@ -111,6 +123,11 @@ struct Snapshot {
   std::vector<KernelStat> kernels;  // every (kernel, phase) with calls > 0, slowest first
   int64_t allocations[kPhases] = {0, 0, 0};
   int64_t allocated_bytes[kPhases] = {0, 0, 0};
+  // The largest excess of tensor memory over what was live at reset(): with reset() at the start of a step,
+  // the step's peak of activations, gradients and temporaries (tensors freed while profiling that were
+  // allocated before it count negatively).
+  int64_t peak_live_bytes = 0;
+  double gemm_flops = 0;  // floating-point operations in GEMM calls (2 M N K each)
   int64_t total_allocations() const { return allocations[0] + allocations[1] + allocations[2]; }
   double kernel_seconds(Phase p) const;  // sum over the kernels of one phase
 };

@@ -53,7 +53,10 @@ Storage::Storage(size_t b, Device d) : bytes(b), device(d) {
 }
 // Freed by the backend that allocated it, even if that backend has since been unregistered (plugins are never
 // dlclose'd, so the table stays valid).
-Storage::~Storage() { backend->free(data); }
+Storage::~Storage() {
+  profile::count_release(bytes);
+  backend->free(data);
+}
 
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   auto impl = std::make_shared<TensorImpl>();

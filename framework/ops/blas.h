@@ -4,8 +4,12 @@
 // gemm: row-major C (M, N) = alpha op(A) op(B) + beta C with leading dimensions lda, ldb, ldc (elements).
 // Ensures beta = 0 ignores C's old contents (no NaN carried in) even when K = 0, where BLAS would not touch C;
 // M = 0 or N = 0 is a no-op. Leading dimensions are clamped to >= 1, as BLAS requires even for empty operands.
+// While the profiler is on (framework/core/profile.h) each call adds its 2 M N K floating-point operations to
+// the profile's GEMM count (`pixelrnn bench --profile` reports GFLOP/s against the machine's sgemm rate).
 #pragma once
 #include <cblas.h>
+
+#include "framework/core/profile.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -26,6 +30,7 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A
   static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "gemm: float or double");
   if (M == 0 || N == 0) return;
   if (K == 0) return scale_only(M, N, beta, C, ldc);
+  profile::count_flops(2.0 * double(M) * double(N) * double(K));
   const CBLAS_TRANSPOSE TA = ta ? CblasTrans : CblasNoTrans, TB = tb ? CblasTrans : CblasNoTrans;
   if constexpr (std::is_same_v<T, float>)
     cblas_sgemm(CblasRowMajor, TA, TB, int(M), int(N), int(K), alpha, A, ld(lda), B, ld(ldb), beta, C, ld(ldc));

@@ -76,20 +76,26 @@ void binary_forward(T* y, const T* a, const T* b, int nd, const int64_t* shape, 
     m = 1;
   }
   const int64_t inner = sh[m - 1], ia = xa[m - 1], ib = xb[m - 1], rows = n / inner;
+  // Work items: (row, piece of the row). A row longer than a chunk (a same-shape add coalesces into one row of
+  // n elements) is cut into pieces of kElementwiseChunk, so it too is shared among the threads; short rows are
+  // whole items, grouped into chunks of about kElementwiseChunk elements.
+  const int64_t piece = std::min(inner, kElementwiseChunk), pieces = (inner + piece - 1) / piece;
   with_binary_op(op, [&](auto f) {
-    parallel_chunks(rows, std::max<int64_t>(1, kElementwiseChunk / inner), [&](int64_t r0, int64_t r1) {
-      int64_t idx[8] = {0};  // the row r0 as an index over the outer dims
-      for (int64_t d = m - 2, r = r0; d >= 0; --d) {
+    parallel_chunks(rows * pieces, std::max<int64_t>(1, kElementwiseChunk / piece), [&](int64_t t0, int64_t t1) {
+      int64_t idx[8] = {0};  // the row of item t0 as an index over the outer dims
+      for (int64_t d = m - 2, r = t0 / pieces; d >= 0; --d) {
         idx[d] = r % sh[d];
         r /= sh[d];
       }
-      for (int64_t r = r0; r < r1; ++r) {
-        int64_t oa = 0, ob = 0;
+      for (int64_t t = t0; t < t1; ++t) {
+        const int64_t r = t / pieces, j0 = (t % pieces) * piece, j1 = std::min(inner, j0 + piece);
+        int64_t oa = j0 * ia, ob = j0 * ib;
         for (int d = 0; d < m - 1; ++d) {
           oa += idx[d] * xa[d];
           ob += idx[d] * xb[d];
         }
-        binary_row(y + r * inner, a + oa, b + ob, inner, ia, ib, f);
+        binary_row(y + r * inner + j0, a + oa, b + ob, j1 - j0, ia, ib, f);
+        if (j1 < inner) continue;  // next item: the next piece of the same row
         for (int d = m - 2; d >= 0; --d) {
           if (++idx[d] < sh[d]) break;
           idx[d] = 0;

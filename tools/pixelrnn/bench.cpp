@@ -9,7 +9,9 @@
 //    batch, item, backward, RMSProp step (lr 1e-3, rho 0.99 = PyTorch's default alpha, eps 1e-8, as the twin).
 //    3 warm-up steps, then steps until --seconds is spent (at least 5, at most 200); train_images_per_s = batch /
 //    median step time. With --profile the measured steps run under the profiler (kernel time per op kind and
-//    phase, allocations), which adds a little time to each launch.
+//    phase, allocations, the peak tensor memory of a step, the GEMM floating-point operations), which adds a
+//    little time to each launch; it then also times a 1024 x 1024 x 1024 float matmul (fw::matmul, same thread
+//    count, best of 3) as the machine's sgemm rate, against which the step's GEMM rate is given.
 // 3. --sample: 16 images on an empty canvas with the naive sampler (one full forward pass per drawn element, as
 //    the twin) and with the default (fast) sampler.
 // peak_rss_mb is getrusage's ru_maxrss at the end; rss_growth_mb is that minus ru_maxrss before the model is built
@@ -43,6 +45,7 @@
 #include "framework/core/profile.h"
 #include "framework/core/rng.h"
 #include "framework/ops/elementwise.h"
+#include "framework/ops/matmul.h"
 #include "framework/ops/reduce.h"
 #include "framework/optim/optimizer.h"
 #include "models/pixel_model.h"
@@ -192,8 +195,25 @@ CheckResult reference_check(PixelModel& model, fw::optim::Optimizer& opt, const 
   return c;
 }
 
+// The machine's sgemm rate through the framework (GFLOP/s): C = A B for 1024 x 1024 float matrices with the
+// current thread count, the best of 3 after one warm-up.
+double sgemm_gflops() {
+  constexpr int64_t n = 1024;
+  const fw::NoGradGuard ng;
+  const fw::Tensor a = fw::Tensor::full({n, n}, 0.5), b = fw::Tensor::full({n, n}, 0.25);
+  double best = 1e300;
+  for (int i = 0; i < 4; ++i) {
+    const auto t0 = Clock::now();
+    const fw::Tensor c = fw::matmul(a, b);
+    const double t = std::chrono::duration<double>(Clock::now() - t0).count();
+    if (i > 0) best = std::min(best, t);
+  }
+  return 2.0 * double(n) * double(n) * double(n) / best * 1e-9;
+}
+
 // The profile of the measured steps: per phase, wall time, the kernels, the time outside kernels, allocations.
-Json profile_json(const prof::Snapshot& s, int64_t steps, const double phase_wall[prof::kPhases], double step_total) {
+Json profile_json(const prof::Snapshot& s, int64_t steps, const double phase_wall[prof::kPhases], double step_total,
+                  double sgemm_rate) {
   Json phases = Json::object();
   int64_t allocations = 0;
   for (int p = 0; p < prof::kPhases; ++p) {
@@ -220,13 +240,22 @@ Json profile_json(const prof::Snapshot& s, int64_t steps, const double phase_wal
   return {{"steps", steps},
           {"step_ms", 1e3 * step_total / double(steps)},
           {"allocations_per_step", double(allocations) / double(steps)},
+          {"peak_step_tensor_mb", double(s.peak_live_bytes) / (1024.0 * 1024.0)},
+          {"gemm_gflop_per_step", s.gemm_flops / double(steps) * 1e-9},
+          {"gemm_gflops", s.gemm_flops / step_total * 1e-9},
+          {"sgemm_gflops", sgemm_rate},
           {"phases", phases}};
 }
 
 void print_profile_text(const Json& p) {
-  std::printf("\nprofile over %lld measured steps (mean step %.3f ms; allocations per step %.1f):\n",
+  std::printf("\nprofile over %lld measured steps (mean step %.3f ms; allocations per step %.1f; peak tensor memory "
+              "of a step %.2f MB above what lives between steps):\n",
               (long long)p["steps"].get<int64_t>(), p["step_ms"].get<double>(),
-              p["allocations_per_step"].get<double>());
+              p["allocations_per_step"].get<double>(), p["peak_step_tensor_mb"].get<double>());
+  std::printf("  GEMM: %.3f GFLOP per step, %.1f GFLOP/s over the whole step = %.0f%% of this machine's sgemm rate "
+              "(%.1f GFLOP/s: 1024^3 float matmul, same threads)\n",
+              p["gemm_gflop_per_step"].get<double>(), p["gemm_gflops"].get<double>(),
+              100 * p["gemm_gflops"].get<double>() / p["sgemm_gflops"].get<double>(), p["sgemm_gflops"].get<double>());
   for (const auto& [name, ph] : p["phases"].items()) {
     std::printf("  %s: %.3f ms per step (%.1f%%), %.1f allocations (%.2f MB) per step\n", name.c_str(),
                 ph["ms_per_step"].get<double>(), 100 * ph["share_of_step"].get<double>(),
@@ -482,7 +511,7 @@ int cmd_bench(const Args& args) {
   j["rss_growth_mb"] = peak - rss_base;
   if (do_profile) {
     const double wall[prof::kPhases] = {sum(t_fwd), sum(t_bwd), sum(t_opt)};
-    j["profile"] = profile_json(snap, int64_t(times.size()), wall, sum(times));
+    j["profile"] = profile_json(snap, int64_t(times.size()), wall, sum(times), sgemm_gflops());
   }
 
   if (json) {
