@@ -186,6 +186,18 @@ std::string fmt_short(double v, int digits) {
 #ifndef PIXELRNN_CUDA_PLUGIN_PATH
 #define PIXELRNN_CUDA_PLUGIN_PATH ""
 #endif
+#ifndef PIXELRNN_CUDA_PLUGIN_NAME
+#define PIXELRNN_CUDA_PLUGIN_NAME ""
+#endif
+#ifndef PIXELRNN_PREFIX
+#define PIXELRNN_PREFIX ""
+#endif
+#ifndef PIXELRNN_BINDIR
+#define PIXELRNN_BINDIR "bin"
+#endif
+#ifndef PIXELRNN_LIBDIR
+#define PIXELRNN_LIBDIR "lib"
+#endif
 
 void add_device_flag(Flags& f) {
   f.value("device", "D", "cpu | cuda | auto: where the model runs (cuda: the CUDA plugin, docs/cuda.md; auto: cuda "
@@ -194,11 +206,33 @@ void add_device_flag(Flags& f) {
 
 const char* device_name(fw::Device d) { return d == fw::Device::CUDA ? "cuda" : "cpu"; }
 
+// The installed plugin of an installed program: <root>/<libdir>/<name> when this program is <root>/<bindir>/<exe>
+// (so a tree installed with DESTDIR, or moved, finds its own plugin); "" when the program does not sit in a bindir
+// (e.g. it runs from the build directory) or bindir / libdir are absolute paths.
+static std::string installed_plugin_beside_program(const std::string& name) {
+  const std::string bindir = PIXELRNN_BINDIR, libdir = PIXELRNN_LIBDIR;
+  if (name.empty() || bindir.empty() || libdir.empty() || bindir[0] == '/' || libdir[0] == '/') return "";
+  char buf[4096];
+  const ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return "";
+  const std::string exe(buf, static_cast<size_t>(n));
+  const size_t slash = exe.rfind('/');
+  if (slash == std::string::npos) return "";
+  const std::string dir = exe.substr(0, slash), tail = "/" + bindir;
+  if (dir.size() < tail.size() || dir.compare(dir.size() - tail.size(), tail.size(), tail) != 0) return "";
+  return dir.substr(0, dir.size() - tail.size()) + "/" + libdir + "/" + name;
+}
+
 std::string cuda_plugin_path() {
   const char* env = std::getenv("PIXELRNN_CUDA_PLUGIN");
   if (env && *env) return env;
-  const std::string built = PIXELRNN_CUDA_PLUGIN_PATH;
-  return !built.empty() && file_exists(built) ? built : std::string();
+  const std::string name = PIXELRNN_CUDA_PLUGIN_NAME, prefix = PIXELRNN_PREFIX, libdir = PIXELRNN_LIBDIR;
+  std::vector<std::string> candidates = {installed_plugin_beside_program(name), PIXELRNN_CUDA_PLUGIN_PATH};
+  if (!name.empty() && !prefix.empty())
+    candidates.push_back((libdir[0] == '/' ? libdir : prefix + "/" + libdir) + "/" + name);
+  for (const std::string& c : candidates)
+    if (!c.empty() && file_exists(c)) return c;
+  return "";
 }
 
 fw::Device select_device(const std::string& choice, const std::string& command) {

@@ -78,8 +78,10 @@ std::string fmt_short(double v, int digits = 4);
 class Flags;
 // Declares --device cpu|cuda|auto (default cpu) on f.
 void add_device_flag(Flags& f);
-// The CUDA plugin to load: $PIXELRNN_CUDA_PLUGIN when set, else the one this build made
-// (build/plugins/cuda/libpixelrnn_cuda.so, a compile-time path); "" when neither exists.
+// The CUDA plugin to load: $PIXELRNN_CUDA_PLUGIN when set, else the first that exists of: the installed plugin
+// beside an installed program (<root>/<libdir>/libpixelrnn_cuda.so for <root>/<bindir>/pixelrnn), the one this
+// build made (build/plugins/cuda/libpixelrnn_cuda.so), the one installed at <prefix>/<libdir> (compile-time paths);
+// "" when none exists.
 std::string cuda_plugin_path();
 // Where `command` ("pixelrnn train") runs for --device `choice`: cpu: the CPU, silently. cuda: loads the plugin
 // (fw::load_backend_plugin) and returns Device::CUDA, or throws std::runtime_error "--device cuda: ..." naming the
