@@ -17,6 +17,8 @@
 
 #include "framework/backend/backend.h"
 #include "framework/core/autograd.h"
+#include "framework/core/parallel.h"
+#include "framework/ops/vec_math.h"
 #include "framework/ops/reduce.h"
 
 namespace fw {
@@ -60,37 +62,87 @@ void log_softmax_backward(T* dx, const T* dy, const T* y, int64_t outer, int64_t
       }
   }
 }
-// cross-entropy: loss = lse - x[t].  x: (outer, K, inner), t, loss: (outer, inner). False on a bad target.
-template <class T> bool xent_forward(T* loss, const T* x, const T* t, int64_t outer, int64_t K, int64_t inner) {
-  std::vector<double> lse(inner);
-  for (int64_t o = 0; o < outer; ++o) {
-    const T* xo = x + o * K * inner;
-    row_logsumexp(xo, K, inner, lse);
-    for (int64_t i = 0; i < inner; ++i) {
-      const T ti = t[o * inner + i];
-      if (!(ti >= 0 && ti < K)) return false;  // before the cast: NaN-safe
-      loss[o * inner + i] = static_cast<T>(lse[i] - xo[static_cast<int64_t>(ti) * inner + i]);
-    }
+// ---- softmax cross-entropy. Work items: (o, block of up to kXentBlock positions i), run in parallel in fixed
+// chunks; each item is computed on its own, k ascending, so results do not depend on the threads. Inside an item
+// the loops run over the block's positions (contiguous in x), so exp (vec_math's float exp; libm's in double)
+// vectorises; the sums of exp(x - m) run in double. x: (outer, K, inner); t, loss, dl: (outer, inner)
+constexpr int64_t kXentBlock = 64;
+
+// lse[i] = m[i] + log sum_k exp(x[k, i] - m[i]), m = max_k x[k, i], for the n <= kXentBlock positions at xo.
+// xo: (K, inner) at the block's first position; lse: (n,)
+template <class T> void block_logsumexp(const T* xo, int64_t K, int64_t inner, int64_t n, double* lse) {
+  T m[kXentBlock];
+  double sum[kXentBlock];
+  for (int64_t i = 0; i < n; ++i) {
+    m[i] = xo[i];
+    sum[i] = 0.0;
   }
+  for (int64_t k = 1; k < K; ++k)
+    for (int64_t i = 0; i < n; ++i) m[i] = std::max(m[i], xo[k * inner + i]);
+  for (int64_t k = 0; k < K; ++k) {
+    T e[kXentBlock];
+    for (int64_t i = 0; i < n; ++i) e[i] = vec_math::exp(T(xo[k * inner + i] - m[i]));
+    for (int64_t i = 0; i < n; ++i) sum[i] += double(e[i]);
+  }
+  for (int64_t i = 0; i < n; ++i) lse[i] = double(m[i]) + std::log(sum[i]);
+}
+
+// Runs body(o, i0, n) over the work items in parallel.
+template <class F> void for_xent_blocks(int64_t outer, int64_t K, int64_t inner, F&& body) {
+  const int64_t nib = (inner + kXentBlock - 1) / kXentBlock;
+  const int64_t per_chunk = std::max<int64_t>(1, kElementwiseChunk / (K * kXentBlock));
+  parallel_chunks(outer * nib, per_chunk, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t o = t / nib, i0 = (t % nib) * kXentBlock;
+      body(o, i0, std::min(kXentBlock, inner - i0));
+    }
+  });
+}
+
+// A target is a class index in [0, K) (checked before any work; NaN-safe).
+template <class T> bool targets_ok(const T* t, int64_t n, int64_t K) {
+  for (int64_t i = 0; i < n; ++i)
+    if (!(t[i] >= 0 && t[i] < K)) return false;
   return true;
 }
-// cross-entropy backward: dx = dl (softmax(x) - onehot(t)).  dx, x: (outer, K, inner); dl, t: (outer, inner)
+
+// cross-entropy: loss = lse - x[t].  False on a bad target (nothing written then).
+template <class T> bool xent_forward(T* loss, const T* x, const T* t, int64_t outer, int64_t K, int64_t inner) {
+  if (!targets_ok(t, outer * inner, K)) return false;
+  for_xent_blocks(outer, K, inner, [&](int64_t o, int64_t i0, int64_t n) {
+    const T* xo = x + o * K * inner + i0;  // xo: (K, inner) at position i0
+    double lse[kXentBlock];
+    block_logsumexp(xo, K, inner, n, lse);
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t ti = static_cast<int64_t>(t[o * inner + i0 + i]);
+      loss[o * inner + i0 + i] = static_cast<T>(lse[i] - double(xo[ti * inner + i]));
+    }
+  });
+  return true;
+}
+// cross-entropy backward: dx = dl (softmax(x) - onehot(t)), softmax(x) = exp(x - lse).  False on a bad target.
 template <class T>
 bool xent_backward(T* dx, const T* dl, const T* x, const T* t, int64_t outer, int64_t K, int64_t inner) {
-  std::vector<double> lse(inner);
-  for (int64_t o = 0; o < outer; ++o) {
-    const int64_t row = o * K * inner;
-    const T* to = t + o * inner;
-    for (int64_t i = 0; i < inner; ++i)
-      if (!(to[i] >= 0 && to[i] < K)) return false;
-    row_logsumexp(x + row, K, inner, lse);
-    for (int64_t k = 0; k < K; ++k)
-      for (int64_t i = 0; i < inner; ++i) {
-        const int64_t j = row + k * inner + i;
-        const double p = std::exp(static_cast<double>(x[j]) - lse[i]);
-        dx[j] = static_cast<T>(dl[o * inner + i] * (p - (static_cast<int64_t>(to[i]) == k ? 1.0 : 0.0)));
-      }
-  }
+  if (!targets_ok(t, outer * inner, K)) return false;
+  for_xent_blocks(outer, K, inner, [&](int64_t o, int64_t i0, int64_t n) {
+    const int64_t row = o * K * inner + i0;  // (o, 0, i0)
+    double lse[kXentBlock];
+    block_logsumexp(x + row, K, inner, n, lse);
+    T l[kXentBlock], g[kXentBlock];
+    for (int64_t i = 0; i < n; ++i) {
+      l[i] = static_cast<T>(lse[i]);
+      g[i] = dl[o * inner + i0 + i];
+    }
+    for (int64_t k = 0; k < K; ++k) {
+      T* d = dx + row + k * inner;
+      const T* xk = x + row + k * inner;
+      for (int64_t i = 0; i < n; ++i) d[i] = g[i] * vec_math::exp(T(xk[i] - l[i]));
+    }
+    for (int64_t i = 0; i < n; ++i) {  // minus dl at the target
+      const int64_t ti = static_cast<int64_t>(t[o * inner + i0 + i]);
+      dx[row + ti * inner + i] -= g[i];
+    }
+  });
   return true;
 }
 
