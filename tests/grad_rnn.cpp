@@ -30,7 +30,7 @@ Tensor leaf_of(Shape s, uint64_t seed, double scale = 1.0) {
 
 // The composed reference: the same recurrence from small ops. gates: (N, 4h, S, L), w: (4h, h, k).
 Tensor lstm_scan_composed(const Tensor& gates, const Tensor& w, int64_t pad_before) {
-  const int64_t N = gates.size(0), G = gates.size(1), S = gates.size(2), L = gates.size(3), h = G / 4;
+  const int64_t N = gates.size(0), G = gates.size(1), S = gates.size(2), h = G / 4;
   const int64_t k = w.size(2);
   Tensor w4 = reshape(w, {G, h, 1, k});
   std::vector<Tensor> steps = split(gates, 2, std::vector<int64_t>(static_cast<size_t>(S), 1));

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "framework/backend/backend.h"
 #include "framework/core/autograd.h"
 #include "framework/core/parallel.h"
 #include "framework/core/rng.h"
@@ -346,4 +347,38 @@ TEST_CASE("thread policy: TBB cap set and read back, OpenBLAS single-threaded") 
   set_num_threads(0);
   CHECK(num_threads() >= 1);
   CHECK(openblas_get_num_threads() == 1);
+}
+
+TEST_CASE("conv2d_backward_data writes every element of dx: what dx held before never matters") {
+  // 3x3 same (im2col path), 1x1 direct, with and without the input ReLU, and a mask with every tap dead.
+  struct G {
+    Shape x, w;
+    Padding2d pad;
+    int mask;
+  };
+  for (const G& c : {G{{3, 4, 6, 5}, {5, 4, 3, 3}, {1, 1, 1, 1}, kMaskB}, G{{2, 6, 4, 4}, {3, 6, 1, 1}, {}, kNoMask},
+                     G{{2, 2, 4, 4}, {3, 2, 3, 3}, {1, 1, 1, 1}, kZeroMask}})
+    for (int64_t relu : {0, 1}) {
+      INFO("x " << shape_str(c.x) << " w " << shape_str(c.w) << " relu " << relu);
+      const Tensor x = rand_tensor(c.x, 61, DType::F32), w = rand_tensor(c.w, 62, DType::F32);
+      const Tensor m = c.mask != kNoMask ? rand_mask(w.shape(), 63, DType::F32, c.mask) : Tensor();
+      const int64_t Ho = c.x[2] + c.pad.top + c.pad.bottom - c.w[2] + 1, Wo = c.x[3] + c.pad.left + c.pad.right - c.w[3] + 1;
+      const Tensor dy = rand_tensor({c.x[0], c.w[0], Ho, Wo}, 64, DType::F32);
+      const fw_conv2d_geometry g{c.x[0], c.x[1], c.x[2], c.x[3], c.w[0], c.w[2], c.w[3], c.pad.top, c.pad.bottom,
+                                 c.pad.left, c.pad.right, relu};
+      std::vector<double> results[2];
+      for (double fill : {0.0, std::nan("")}) {
+        Tensor dx = Tensor::full(x.shape(), fill, DType::F32);
+        launch(Device::CPU, DType::F32,
+               fw_conv2d_backward_data_params{buffer_of(dx), buffer_of(dy), buffer_of(w), buffer_of(m),
+                                              relu ? buffer_of(x) : fw_buffer{}, g});
+        results[std::isnan(fill) ? 1 : 0] = dx.to_vector();
+      }
+      CHECK(results[0] == results[1]);  // no NaN survived from the old contents, the same values
+      // and they are the op's input gradient
+      Tensor xl = x.clone().detach();
+      xl.requires_grad_();
+      (relu ? relu_conv2d(xl, w, Tensor(), c.pad, m) : conv2d(xl, w, Tensor(), c.pad, m)).backward(dy);
+      CHECK(xl.grad().to_vector() == results[0]);
+    }
 }

@@ -19,8 +19,8 @@
  * id bumps FW_BACKEND_ABI_VERSION. New kernels are appended to the end of the list without a bump. A plugin
  * built for version 1 (which exports fw_backend_register_v1) is refused with an error naming both versions; so
  * is a table whose abi_version differs. History: 2 = the typed parameter structs and this table (fw_backend_v2,
- * whose layout is unchanged since); 3 = fw_conv2d_geometry.input_relu and the x buffer of
- * fw_conv2d_backward_data_params (fw::relu_conv2d). */
+ * whose layout is unchanged since); 3 = fw_conv2d_geometry.input_relu, the x buffer of
+ * fw_conv2d_backward_data_params (fw::relu_conv2d), and conv2d_backward_data writing dx instead of adding. */
 #ifndef FW_BACKEND_ABI_H
 #define FW_BACKEND_ABI_H
 #include <stddef.h>

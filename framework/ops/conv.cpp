@@ -9,12 +9,13 @@
 //   cols: (L, G*P), cols[r, t*P + i*Wo + j] = xpad[n0 + t, c_r, i + a_r, j + b_r]   (im2col of the live taps)
 //   w_eff = (w * mask)[:, live taps]: (Co, L); dy_group: (Co, G*P) (dy of the group's images side by side)
 //   forward          y_group  = bias + w_eff (Co, L) cols (L, G*P)
-//   backward-data    dx[n]   += col2im(w_eff^T (L, Co) dy_group (Co, G*P))   (image n's columns)
+//   backward-data    dx[n]    = col2im(w_eff^T (L, Co) dy_group (Co, G*P))   (image n's columns; dx overwritten)
 //   backward-weight  dw[:, live] += mask * sum_groups dy_group (Co, G*P) cols^T (G*P, L); dbias += sum dy
 // A 1x1 kernel without padding, all taps live, in a group of one image has cols == x[n]: no im2col.
 // Input ReLU (geometry.input_relu, fw::relu_conv2d): x is read as relu(x). im2col applies it as it copies (for the
-// 1x1 case too, which then copies); backward-data scatters an image's columns into a zeroed scratch image and adds
-// it to dx only where x > 0 — exactly what relu's backward does to conv2d's dx, with no tensor in between.
+// 1x1 case too, which then copies); backward-data scatters an image's columns into a zeroed scratch image and
+// writes it to dx where x > 0, zero elsewhere — exactly what relu's backward does to conv2d's dx, with no tensor
+// in between.
 //
 // Threads: parallel over groups with tbb::parallel_for; OpenBLAS single-threaded inside each task. Per-group
 // results do not depend on which thread runs them, and the groups do not depend on the thread count. The
@@ -246,27 +247,27 @@ void im2col(const T* x, T* cols, int64_t n0, int64_t gn, const std::vector<Tap>&
     for (int64_t t = 0; t < gn; ++t) im2col_tap(x + (n0 + t) * d.Ci * d.H * d.W, cols + r * ld + t * d.P, taps[r], d);
 }
 
-// dx[m] += x[m] > 0 ? s[m] : 0 for m in [0, n): relu's backward applied to s, added into dx.
-template <class T>
-inline void add_where_positive(T* __restrict dx, const T* __restrict s, const T* __restrict x, int64_t n) {
+// dx[m] = x[m] > 0 ? s[m] : 0 for m in [0, n): relu's backward applied to s. s may be dx itself.
+template <class T> inline void where_positive(T* dx, const T* s, const T* __restrict x, int64_t n) {
   for (int64_t m = 0; m < n; ++m) {
     const T v = s[m];
-    dx[m] += x[m] > T(0) ? v : T(0);
+    dx[m] = x[m] > T(0) ? v : T(0);
   }
 }
 
-// col2im of a group, the adjoint of im2col: dx[n0 + t] += scatter(cols[:, t*P : (t+1)*P]).  cols: (L, gn*P),
-// scratch (its padding positions are overwritten with zeros). With d.relu the scatter goes into a zeroed scratch
-// image first, added to dx where x > 0.  x: (N, Ci, H, W) (relu) or null
+// col2im of a group, the adjoint of im2col: dx[n0 + t] = scatter(cols[:, t*P : (t+1)*P]), each image zeroed first
+// (in its task, so the scatter finds it in cache).  cols: (L, gn*P), scratch (its padding positions are
+// overwritten with zeros). With d.relu the scatter goes into a zeroed scratch image, written to dx where x > 0.
+// x: (N, Ci, H, W) (relu) or null
 template <class T>
-void col2im_add(T* cols, T* dx, const T* x, int64_t n0, int64_t gn, const std::vector<Tap>& taps, const ConvDims& d) {
+void col2im(T* cols, T* dx, const T* x, int64_t n0, int64_t gn, const std::vector<Tap>& taps, const ConvDims& d) {
   const int64_t ld = gn * d.P, img = d.Ci * d.H * d.W;
   for (int64_t t = 0; t < gn; ++t) {
     T* dxn = dx + (n0 + t) * img;  // dxn: (Ci, H, W)
     T* dst = d.relu ? scratch<T, 2>(static_cast<size_t>(img)) : dxn;  // dst: (Ci, H, W)
-    if (d.relu) std::fill(dst, dst + img, T(0));
+    std::fill(dst, dst + img, T(0));
     for (size_t r = 0; r < taps.size(); ++r) col2im_tap_add(cols + r * ld + t * d.P, dst, taps[r], d);
-    if (d.relu) add_where_positive(dxn, dst, x + (n0 + t) * img, img);
+    if (d.relu) where_positive(dxn, dst, x + (n0 + t) * img, img);
   }
 }
 
@@ -319,34 +320,32 @@ void conv2d_forward(T* y, const T* x, const T* w, const T* bias, const T* mask, 
 }
 
 // ---- backward-data: per group, cols (L, G*P) = w_eff[:, live]^T (L, Co) dy_group (Co, G*P), then
-// dx[n] += col2im(image n's columns) (where x > 0 only, with d.relu). A 1x1 kernel without padding on one image
-// adds the GEMM into dx[n] (through a scratch image and the x > 0 select, with d.relu).
+// dx[n] = col2im(image n's columns) (zero where x <= 0, with d.relu). A 1x1 kernel without padding on one image
+// writes the GEMM into dx[n] (then the x > 0 select in place, with d.relu). dx's old contents are never read.
 // dx: (N, Ci, H, W), dy: (N, Co, Ho, Wo), w and mask: (Co, Ci, KH, KW), x: (N, Ci, H, W) (relu) or null
 template <class T>
 void conv2d_backward_data(T* dx, const T* dy, const T* w, const T* mask, const T* x, const ConvDims& d) {
   const std::vector<Tap> taps = live_taps(mask, d);
   const int64_t L = static_cast<int64_t>(taps.size()), G = group_size(d), groups = (d.N + G - 1) / G;
-  if (L == 0) return;  // every tap dead: dx += 0
+  if (L == 0) {  // every tap dead: dx = 0
+    std::fill(dx, dx + d.N * d.Ci * d.H * d.W, T(0));
+    return;
+  }
   std::vector<T> wstore;
   const T* we = compact_weight(w, mask, taps, d, wstore);  // we: (Co, L)
   for_items(groups, 2.0 * d.Co * L * d.P * G, [&](int64_t g0, int64_t g1) {
     for (int64_t g = g0; g < g1; ++g) {
       const int64_t n0 = g * G, gn = std::min(G, d.N - n0), ld = gn * d.P;
       const T* dyg = group_dy(dy, n0, gn, d);  // dyg: (Co, gn*P)
-      if (d.direct && gn == 1 && L == d.K) {   // dx[n0] (Ci, HW) += w_eff^T (Ci, Co) dy[n0] (Co, HW)
+      if (d.direct && gn == 1 && L == d.K) {   // dx[n0] (Ci, HW) = w_eff^T (Ci, Co) dy[n0] (Co, HW)
         const int64_t img = d.Ci * d.P;
-        if (!d.relu) {
-          gemm(true, false, d.K, d.P, d.Co, T(1), we, d.K, dyg, d.P, T(1), dx + n0 * img, d.P);
-          continue;
-        }
-        T* s = scratch<T, 2>(static_cast<size_t>(img));  // s: (Ci, HW)
-        gemm(true, false, d.K, d.P, d.Co, T(1), we, d.K, dyg, d.P, T(0), s, d.P);
-        add_where_positive(dx + n0 * img, s, x + n0 * img, img);
+        gemm(true, false, d.K, d.P, d.Co, T(1), we, d.K, dyg, d.P, T(0), dx + n0 * img, d.P);
+        if (d.relu) where_positive(dx + n0 * img, dx + n0 * img, x + n0 * img, img);
         continue;
       }
       T* cols = scratch<T, 0>(static_cast<size_t>(L * ld));  // cols: (L, gn*P)
       gemm(true, false, L, ld, d.Co, T(1), we, L, dyg, ld, T(0), cols, ld);
-      col2im_add(cols, dx, x, n0, gn, taps, d);
+      col2im(cols, dx, x, n0, gn, taps, d);
     }
   });
 }
@@ -530,8 +529,8 @@ Tensor conv2d_op(const char* op, const Tensor& x0, const Tensor& w0, const Tenso
   return record(y, op, {x0, w0, b0}, [x, w, mask, geo, gx, gw, gb, input_relu](const Tensor& g0) {
     Tensor g = plain(g0);  // g: (N, Co, Ho, Wo)
     Tensor dx, dw, db;
-    if (gx) {  // dx: (N, Ci, H, W)
-      dx = Tensor::zeros(x.shape(), x.dtype(), x.device());
+    if (gx) {  // dx: (N, Ci, H, W), every element written by the kernel
+      dx = Tensor::empty(x.shape(), x.dtype(), x.device());
       launch(dx.device(), dx.dtype(),
              fw_conv2d_backward_data_params{buffer_of(dx), buffer_of(g), buffer_of(w), buffer_of(mask),
                                             input_relu ? buffer_of(x) : fw_buffer{}, geo});

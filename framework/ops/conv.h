@@ -32,8 +32,9 @@ typedef struct fw_conv2d_forward_params {
   fw_conv2d_geometry g;
 } fw_conv2d_forward_params;
 
-/* conv2d_backward_data: dx += conv_transpose(dy, w * mask), times (x > 0) when input_relu.  dx: (N, Ci, H, W),
- * dy: (N, Co, Ho, Wo), x: (N, Ci, H, W) (input_relu) or absent */
+/* conv2d_backward_data: dx = conv_transpose(dy, w * mask), times (x > 0) when input_relu: every element of dx is
+ * written, its old contents never read (ABI 3; it was dx += in 2).  dx: (N, Ci, H, W), dy: (N, Co, Ho, Wo),
+ * x: (N, Ci, H, W) (input_relu) or absent */
 typedef struct fw_conv2d_backward_data_params {
   fw_buffer dx, dy, w, mask, x;
   fw_conv2d_geometry g;

@@ -47,9 +47,9 @@ __global__ void k_im2col(float* cols, const float* x, Geo g, int64_t n0, int64_t
     cols[e] = g.relu ? (v > 0.0f ? v : 0.0f) : v;
   }
 }
-// dx[n0 + j, c, ii, jj] += sum_{a, b} dcols[j, (c, a, b), (ii - a + pt, jj - b + pl)] (a, b ascending; a gather),
-// only where x > 0 when g.relu (x: the forward input, (N, Ci, H, W)).
-__global__ void k_col2im_add(float* dx, const float* dcols, const float* x, Geo g, int64_t n0, int64_t nb) {
+// dx[n0 + j, c, ii, jj] = sum_{a, b} dcols[j, (c, a, b), (ii - a + pt, jj - b + pl)] (a, b ascending; a gather),
+// zero where x <= 0 when g.relu (x: the forward input, (N, Ci, H, W)). Every element of dx is written.
+__global__ void k_col2im(float* dx, const float* dcols, const float* x, Geo g, int64_t n0, int64_t nb) {
   const int64_t kk = g.kk(), hw = g.hw();
   GRID_LOOP(e, nb * g.Ci * g.H * g.W) {
     const int64_t jj = e % g.W, ii = (e / g.W) % g.H, c = (e / (g.W * g.H)) % g.Ci, j = e / (g.W * g.H * g.Ci);
@@ -65,7 +65,7 @@ __global__ void k_col2im_add(float* dx, const float* dcols, const float* x, Geo 
     }
     const int64_t at = n0 * g.Ci * g.H * g.W + e;
     if (g.relu && !(x[at] > 0.0f)) acc = 0.0f;
-    dx[at] += acc;
+    dx[at] = acc;
   }
 }
 __global__ void k_mul(float* y, const float* a, const float* b, int64_t n) {
@@ -262,8 +262,8 @@ int run_conv2d_backward_data(const fw_conv2d_backward_data_params* p) {
     // dcols[n] (kk, hw) = we^T (kk, Co) dy[n] (Co, hw)
     FWCUDA_TRY(sgemm_batched(true, false, kk, hw, g.Co, 1.0f, we, kk, 0, ptr<const float>(p->dy) + n0 * g.Co * hw,
                              hw, g.Co * hw, 0.0f, dcols, hw, kk * hw, cnt));
-    k_col2im_add<<<blocks_for(cnt * g.Ci * g.H * g.W), kThreads>>>(ptr<float>(p->dx), dcols, ptr<const float>(p->x),
-                                                                   g, n0, cnt);
+    k_col2im<<<blocks_for(cnt * g.Ci * g.H * g.W), kThreads>>>(ptr<float>(p->dx), dcols, ptr<const float>(p->x), g,
+                                                               n0, cnt);
     FWCUDA_TRY(check_launch());
   }
   return FW_OK;
