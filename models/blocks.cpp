@@ -6,6 +6,7 @@
 
 #include "framework/ops/conv.h"
 #include "framework/ops/elementwise.h"
+#include "framework/ops/residual.h"
 #include "framework/ops/spatial.h"
 #include "models/class_cond.h"
 #include "models/masks.h"
@@ -52,8 +53,15 @@ PixelCNNBlock::PixelCNNBlock(const BlockOptions& o, fw::Rng& rng) {
 }
 
 fw::Tensor PixelCNNBlock::forward(const fw::Tensor& x, const fw::Tensor& cond, const fw::Tensor& onehot) const {
-  // forward_relu(v) = forward(relu(v)) as one op (fw::relu_conv2d): the ReLUs of Figure 5 are read inside the
-  // convolutions, so no ReLU output is ever stored.
+  // Unconditional: the whole block (relu, reduce, relu, conv, relu, expand, plus x) is one fused op that runs each
+  // image through the three convolutions while it is in cache (framework/ops/residual.h); same function.
+  if (!cond.defined() && !onehot.defined() && x.defined() && x.dim() == 4 && x.size(1) == reduce->options().in &&
+      x.dtype() == reduce->weight.dtype())
+    return fw::bottleneck_residual(x, {reduce->weight, reduce->bias, reduce->mask},
+                                   {conv->weight, conv->bias, conv->mask}, conv->options().pad,
+                                   {expand->weight, expand->bias, expand->mask});
+  // Otherwise composed. forward_relu(v) = forward(relu(v)) as one op (fw::relu_conv2d): the ReLUs of Figure 5 are
+  // read inside the convolutions, so no ReLU output is ever stored.
   fw::Tensor y = reduce->forward_relu(x);          // y: (N, h, H, W)
   y = conv->forward_relu(y);                       // y: (N, h, H, W), 3x3 mask B
   fw::Tensor c = conditioning(cond, x);            // c: (N, h, H, W) or undefined

@@ -12,7 +12,7 @@
  * gradient check (tests/grad_<family>.cpp) and a row in docs/ops.md. Adding an op: docs/adding-an-op.md.
  *
  * Plain C in C mode, so a backend plugin includes this file to get the kernel ids and parameter structs.
- * Kernel ids are positions in the list: append new families at the end (after gate); inserting one
+ * Kernel ids are positions in the list: append new families at the end (after residual); inserting one
  * elsewhere renumbers the ones after it and bumps FW_BACKEND_ABI_VERSION. */
 #ifndef FW_OPS_FAMILIES_H
 #define FW_OPS_FAMILIES_H
@@ -24,6 +24,7 @@
 #include "framework/ops/loss.h"
 #include "framework/ops/matmul.h"
 #include "framework/ops/reduce.h"
+#include "framework/ops/residual.h"
 #include "framework/ops/rnn.h"
 #include "framework/ops/spatial.h"
 #include "framework/ops/view.h"
@@ -32,7 +33,7 @@
 #define FW_KERNEL_LIST(X)                                                                                   \
   FW_COPY_KERNELS(X) FW_ELEMENTWISE_KERNELS(X) FW_REDUCE_KERNELS(X) FW_MATMUL_KERNELS(X) FW_CONV_KERNELS(X) \
   FW_SPATIAL_KERNELS(X) FW_VIEW_KERNELS(X) FW_LOSS_KERNELS(X) FW_OPTIM_KERNELS(X) FW_RNN_KERNELS(X) \
-  FW_GATE_KERNELS(X)
+  FW_GATE_KERNELS(X) FW_RESIDUAL_KERNELS(X)
 
 #ifdef __cplusplus
 extern "C" {
@@ -48,6 +49,6 @@ typedef enum fw_kernel_id {
 
 #define FW_OP_TABLE(X)                                                                                  \
   FW_ELEMENTWISE_OPS(X) FW_COPY_OPS(X) FW_REDUCE_OPS(X) FW_VIEW_OPS(X) FW_MATMUL_OPS(X) FW_CONV_OPS(X) \
-  FW_SPATIAL_OPS(X) FW_LOSS_OPS(X) FW_RNN_OPS(X) FW_GATE_OPS(X)
+  FW_SPATIAL_OPS(X) FW_LOSS_OPS(X) FW_RNN_OPS(X) FW_GATE_OPS(X) FW_RESIDUAL_OPS(X)
 #endif
 #endif
