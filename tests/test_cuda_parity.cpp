@@ -349,6 +349,52 @@ TEST_CASE("gate forward and backward") {
       }
 }
 
+TEST_CASE("bottleneck forward and backward: masks, biases or none, 3x3 and 2x3, dx absent") {
+  struct Shape6 {
+    int64_t N, C, F, H, W, KH, KW;
+  };
+  for (const Shape6 z : {Shape6{1, 4, 3, 5, 6, 3, 3}, Shape6{3, 2, 5, 4, 7, 2, 3}})
+    for (bool extras : {true, false}) {
+      const std::string what = "N" + std::to_string(z.N) + " C" + std::to_string(z.C) + " F" + std::to_string(z.F) +
+                               " " + std::to_string(z.KH) + "x" + std::to_string(z.KW) +
+                               (extras ? " biases, masks" : " plain");
+      const fw_bottleneck_geometry g{z.N, z.C, z.F, z.H, z.W, z.KH, z.KW, (z.KH - 1) / 2, z.KH / 2, (z.KW - 1) / 2,
+                                     z.KW / 2};
+      const size_t nx = size_t(z.N * z.C * z.H * z.W), nh = size_t(z.N * z.F * z.H * z.W);
+      std::vector<float> x = rnd(nx, -2, 2), y = rnd(nx), ra = rnd(nh), rb = rnd(nh), dy = rnd(nx), dx = rnd(nx);
+      std::vector<float> wa = rnd(size_t(z.F * z.C)), wb = rnd(size_t(z.F * z.F * z.KH * z.KW)),
+                         wc = rnd(size_t(z.C * z.F));
+      std::vector<float> ba = rnd(size_t(z.F)), bb = rnd(size_t(z.F)), bc = rnd(size_t(z.C));
+      std::vector<float> ma = rnd(wa.size(), 0, 1), mb = rnd(wb.size(), 0, 1), mc = rnd(wc.size(), 0, 1);
+      for (auto* m : {&ma, &mb, &mc})
+        for (auto& v : *m) v = v < 0.7f ? 1.0f : 0.0f;
+      std::vector<float> dwa = rnd(wa.size()), dba = rnd(ba.size()), dwb = rnd(wb.size()), dbb = rnd(bb.size()),
+                         dwc = rnd(wc.size()), dbc = rnd(bc.size());
+      auto opt = [&](std::vector<float>& v) { return extras ? &v : nullptr; };
+      auto ob = [&](std::vector<float>& v) { return extras ? B(v) : fw_buffer{nullptr, 0}; };
+      check_call(make_call(fw_bottleneck_forward_params{B(y), B(ra), B(rb), B(x), B(wa), ob(ba), ob(ma), B(wb), ob(bb),
+                                                        ob(mb), B(wc), ob(bc), ob(mc), g},
+                           {&y, &ra, &rb, &x, &wa, opt(ba), opt(ma), &wb, opt(bb), opt(mb), &wc, opt(bc), opt(mc)}),
+                 "forward " + what);
+      // The backward from the forward's own ra, rb (computed on the CPU), so the ReLU masks agree.
+      int rc = -1;
+      const auto fwd = run_cpu(make_call(fw_bottleneck_forward_params{B(y), B(ra), B(rb), B(x), B(wa), ob(ba), ob(ma),
+                                                                      B(wb), ob(bb), ob(mb), B(wc), ob(bc), ob(mc), g},
+                                         {&y, &ra, &rb, &x, &wa, opt(ba), opt(ma), &wb, opt(bb), opt(mb), &wc, opt(bc),
+                                          opt(mc)}),
+                               &rc);
+      REQUIRE(rc == FW_OK);
+      ra = fwd[1], rb = fwd[2];
+      for (bool with_dx : {true, false})
+        check_call(make_call(fw_bottleneck_backward_params{with_dx ? B(dx) : fw_buffer{nullptr, 0}, B(dwa), ob(dba),
+                                                           B(dwb), ob(dbb), B(dwc), ob(dbc), B(dy), B(x), B(ra), B(rb),
+                                                           B(wa), ob(ma), B(wb), ob(mb), B(wc), ob(mc), g},
+                             {with_dx ? &dx : nullptr, &dwa, opt(dba), &dwb, opt(dbb), &dwc, opt(dbc), &dy, &x, &ra,
+                              &rb, &wa, opt(ma), &wb, opt(mb), &wc, opt(mc)}),
+                   "backward " + what + (with_dx ? "" : ", dx absent"));
+    }
+}
+
 namespace {
 
 pixelrnn::ModelConfig parity_config(const std::string& model, int64_t channels, int64_t levels) {

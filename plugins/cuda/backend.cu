@@ -12,8 +12,8 @@ namespace {
 
 cublasHandle_t g_blas = nullptr;
 cudaError_t g_sticky = cudaSuccess;  // the first asynchronous error seen, reported by synchronize()
-void* g_scratch[8] = {};
-size_t g_scratch_bytes[8] = {};
+void* g_scratch[10] = {};
+size_t g_scratch_bytes[10] = {};
 
 bool init() {
   int count = 0;

@@ -19,8 +19,8 @@ namespace fwcuda {
 // The cuBLAS handle (created by init(), on the default stream, default math mode: float32, no TF32).
 cublasHandle_t blas();
 // Device scratch of at least `bytes`, valid until the next scratch() call on the same slot (grow-only).
-// slot: 0..7, independent buffers that can be held at once (conv and lstm_scan use 0..5, sum_squares 6, the
-// loss kernels' target check 7).
+// slot: 0..9, independent buffers that can be held at once (conv and lstm_scan use 0..5, sum_squares 6, the
+// loss kernels' target check 7, the bottleneck backward's d2 and d1 8 and 9).
 void* scratch(int slot, size_t bytes);
 // FW_OK when the last launch succeeded, else FW_ERR_UNSUPPORTED (and the error is kept for synchronize()).
 int check_launch();

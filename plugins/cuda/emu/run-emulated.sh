@@ -19,12 +19,12 @@ mkdir -p "$W/src" "$W/plugins/cuda"
 sed 's/constexpr int kThreads = 256;/constexpr int kThreads = emu::kEmuThreads;/' plugins/cuda/cuda_common.h \
   > "$W/plugins/cuda/cuda_common.h"
 grep -q 'kThreads = emu::kEmuThreads' "$W/plugins/cuda/cuda_common.h"
-for f in backend kernels gemm_conv; do
+for f in backend kernels gemm_conv residual; do
   # name<<<grid, block>>>(args) -> emu::launch(grid, block, "name", name)(args)
   python3 -c 'import re,sys; s=open(sys.argv[1]).read(); sys.stdout.write(re.sub(r"(\w+)<<<(.*?)>>>\(", lambda m: "emu::launch(%s, \"%s\", %s)(" % (m.group(2), m.group(1), m.group(1)), s))' \
     "plugins/cuda/$f.cu" > "$W/src/$f.cpp"
 done
 g++ -std=c++17 -O1 -fPIC -shared -pthread -include cuda_runtime.h -Iplugins/cuda/emu/include -I"$W" -I. \
-  "$W/src/backend.cpp" "$W/src/kernels.cpp" "$W/src/gemm_conv.cpp" -o "$W/libpixelrnn_cuda_emu.so"
+  "$W/src/backend.cpp" "$W/src/kernels.cpp" "$W/src/gemm_conv.cpp" "$W/src/residual.cpp" -o "$W/libpixelrnn_cuda_emu.so"
 if [ $# -eq 0 ]; then set -- -tce='50 training*'; fi
 PIXELRNN_CUDA_PLUGIN_BUILT="$W/libpixelrnn_cuda_emu.so" "$BUILD/tests/test_cuda_parity" "$@"
