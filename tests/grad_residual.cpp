@@ -4,11 +4,14 @@
 // threads, zero gradients under a mask, and its errors.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "framework/core/autograd.h"
 #include "framework/core/parallel.h"
 #include "framework/core/profile.h"
+#include "framework/core/rng.h"
+#include "framework/ops/gemm_avx512.h"
 #include "framework/ops/elementwise.h"
 #include "framework/ops/reduce.h"
 #include "framework/ops/residual.h"
@@ -213,4 +216,63 @@ TEST_CASE("bottleneck_residual errors name the op and the shapes") {
                        doctest::Contains("bottleneck_residual: input f64(4, 5, 5) must be (N, C, H, W)"), ShapeError);
   CHECK_THROWS_WITH_AS(bottleneck_residual(x.to(DType::F32), pa, pb, b.pad, pc),
                        doctest::Contains("dtype or device differs"), ShapeError);
+}
+
+TEST_CASE("the AVX-512 GEMM of the fused block equals a float64 reference: odd shapes, transposed a, each epilogue") {
+  if (!avx512::available()) {
+    MESSAGE("this CPU has no AVX-512F: the fused block runs OpenBLAS here, and this kernel is not used");
+    return;
+  }
+  Rng rng(31);
+  auto vec = [&](int64_t n, double lo, double hi) {
+    std::vector<float> v(static_cast<size_t>(n));
+    for (float& x : v) x = static_cast<float>(rng.uniform(lo, hi));
+    return v;
+  };
+  struct Case {
+    int64_t M, N, K;
+    bool trans;
+  };
+  // Rows not a multiple of 8, columns ending in a partial vector (1, 17, 47, 49, 784), K of 1 and odd.
+  for (const Case& c : {Case{1, 1, 1, false}, Case{8, 48, 16, false}, Case{13, 17, 5, true}, Case{9, 49, 33, false},
+                        Case{64, 784, 45, true}, Case{20, 47, 7, false}}) {
+    for (int mode = 0; mode < 4; ++mode) {  // 0 plain, 1 bias + relu, 2 gate + add, 3 bias + relu + gate + add
+      INFO("M " << c.M << " N " << c.N << " K " << c.K << " trans " << c.trans << " mode " << mode);
+      const int64_t ldb = c.N + 3, ldc = c.N + 5, ldg = c.N + 1;
+      std::vector<float> a = vec(c.M * c.K, -1, 1), b = vec(c.K * ldb, -1, 1), bias = vec(c.M, -0.5, 0.5);
+      std::vector<float> gate = vec(c.M * ldg, -1, 1), add = vec(c.M * ldg, -1, 1);
+      std::vector<float> out(static_cast<size_t>(c.M * ldc), 7.0f), ap(static_cast<size_t>(avx512::packed_size(c.M, c.K)));
+      // a as given: row-major (M, K), or with trans the row-major (K, M) matrix whose transpose is a
+      std::vector<float> given = a;
+      if (c.trans)
+        for (int64_t i = 0; i < c.M; ++i)
+          for (int64_t k = 0; k < c.K; ++k) given[static_cast<size_t>(k * c.M + i)] = a[static_cast<size_t>(i * c.K + k)];
+      avx512::pack_a(given.data(), c.trans ? c.M : c.K, c.trans, c.M, c.K, ap.data());
+      avx512::Epilogue e;
+      if (mode & 1) e.bias = bias.data(), e.relu = true;
+      if (mode & 2) e.gate = gate.data(), e.ld_gate = ldg, e.add = add.data(), e.ld_add = ldg;
+      avx512::gemm(c.M, c.N, c.K, ap.data(), b.data(), ldb, out.data(), ldc, e);
+      double worst = 0;
+      bool untouched = true, zeros_right = true;
+      for (int64_t i = 0; i < c.M; ++i) {
+        for (int64_t j = 0; j < c.N; ++j) {
+          double v = 0;
+          for (int64_t k = 0; k < c.K; ++k) v += double(a[size_t(i * c.K + k)]) * double(b[size_t(k * ldb + j)]);
+          if (mode & 1) v = std::max(v + bias[size_t(i)], 0.0);
+          if (mode & 2) {
+            if (!(gate[size_t(i * ldg + j)] > 0)) {
+              zeros_right = zeros_right && (out[size_t(i * ldc + j)] == add[size_t(i * ldg + j)]);
+              v = 0;
+            }
+            v += add[size_t(i * ldg + j)];
+          }
+          worst = std::max(worst, std::fabs(v - out[size_t(i * ldc + j)]));
+        }
+        for (int64_t j = c.N; j < ldc; ++j) untouched = untouched && out[size_t(i * ldc + j)] == 7.0f;
+      }
+      CHECK(worst < 1e-5 * (1 + c.K));
+      CHECK(untouched);    // nothing written past column N
+      CHECK(zeros_right);  // where the gate is <= 0: exactly the added value
+    }
+  }
 }

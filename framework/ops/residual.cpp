@@ -19,6 +19,7 @@
 #include "framework/ops/residual.h"
 
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "framework/backend/backend.h"
@@ -27,6 +28,7 @@
 #include "framework/core/profile.h"
 #include "framework/ops/conv_im2col.h"
 #include "framework/ops/elementwise.h"
+#include "framework/ops/gemm_avx512.h"
 
 namespace fw {
 namespace {
@@ -56,11 +58,32 @@ template <class T> struct Live {
   const T* we = nullptr;  // we: (Co, L)
   int64_t L = 0;
   Live(const T* w, const T* mask, const ConvDims& d) : taps(live_taps(mask, d)) {
+    rows_out = d.Co;
     L = static_cast<int64_t>(taps.size());
     we = compact_weight(w, mask, taps, d, store);
   }
   bool in_place(const ConvDims& d) const { return d.direct && !d.relu && L == d.K; }  // cols == the input
+  bool direct_data(const ConvDims& d) const { return d.direct && L == d.K; }         // dx = we^T g, no col2im
+  // For the AVX-512 GEMM (float only, framework/ops/gemm_avx512.h): we (Co, L) packed, and we^T (L, Co) packed.
+  std::vector<float> fwd, bwd;
+  void pack(bool backward) {
+    if constexpr (std::is_same_v<T, float>) {
+      fwd.resize(static_cast<size_t>(avx512::packed_size(rows_out, L)));
+      avx512::pack_a(we, L, false, rows_out, L, fwd.data());
+      if (backward) {
+        bwd.resize(static_cast<size_t>(avx512::packed_size(L, rows_out)));
+        avx512::pack_a(we, L, true, L, rows_out, bwd.data());
+      }
+    }
+  }
+  int64_t rows_out = 0;  // Co
 };
+
+// The AVX-512 GEMM runs the float kernels when the CPU has it; float64, and float elsewhere, use OpenBLAS.
+template <class T> bool use_avx512() {
+  if constexpr (std::is_same_v<T, float>) return avx512::available();
+  return false;
+}
 
 // The column matrix (L, P) of image n of src: src[n] itself when the convolution reads it in place, else
 // im2col into scratch slot 4.  src: (N, Ci, H, W)
@@ -92,6 +115,25 @@ template <class T> void data_grad_image(T* dst, const T* g, const Live<T>& lv, c
   for (int64_t r = 0; r < lv.L; ++r) col2im_tap_add(t + r * d.P, dst, lv.taps[r], d);
 }
 
+// data_grad_image with the AVX-512 GEMM (float): dst (Ci, P) = gate(col2im(w_eff^T g)) + add, where gate (Ci, P)
+// (null: none) zeroes dst where gate <= 0 and add (Ci, P) (null: none) is added; gate and add only when the
+// convolution is direct (no col2im), as the callers use them.
+template <class T>
+void data_grad_image_fast(T* dst, const T* g, const Live<T>& lv, const ConvDims& d, const T* gate, const T* add) {
+  if constexpr (std::is_same_v<T, float>) {
+    avx512::Epilogue e;
+    e.gate = gate, e.ld_gate = d.P, e.add = add, e.ld_add = d.P;
+    if (d.direct && lv.L == d.K) {
+      avx512::gemm(d.K, d.P, d.Co, lv.bwd.data(), g, d.P, dst, d.P, e);
+      return;
+    }
+    T* t = scratch<T, 5>(static_cast<size_t>(lv.L * d.P));  // t: (L, P)
+    avx512::gemm(lv.L, d.P, d.Co, lv.bwd.data(), g, d.P, t, d.P, avx512::Epilogue{});
+    std::fill(dst, dst + d.Ci * d.P, T(0));
+    for (int64_t r = 0; r < lv.L; ++r) col2im_tap_add(t + r * d.P, dst, lv.taps[r], d);
+  }
+}
+
 template <class T> void bias_rows(T* out, const T* bias, int64_t rows, int64_t P) {
   for (int64_t o = 0; o < rows; ++o) std::fill(out + o * P, out + (o + 1) * P, bias ? bias[o] : T(0));
 }
@@ -103,12 +145,25 @@ template <class T> void relu_in_place(T* __restrict v, int64_t n) {
 template <class T>
 void bottleneck_forward(T* y, T* ra, T* rb, const T* x, const T* wa, const T* ba, const T* ma, const T* wb,
                         const T* bb, const T* mb, const T* wc, const T* bc, const T* mc, const BlockDims& bd) {
-  const Live<T> la(wa, ma, bd.a), lb(wb, mb, bd.b), lc(wc, mc, bd.c);
+  Live<T> la(wa, ma, bd.a), lb(wb, mb, bd.b), lc(wc, mc, bd.c);
   const int64_t C = bd.C, F = bd.F, P = bd.P;
+  const bool fast = use_avx512<T>();
+  if (fast)
+    for (Live<T>* lv : {&la, &lb, &lc}) lv->pack(false);
   const double flops = 2.0 * P * (F * la.L + F * lb.L + C * lc.L);
   for_items(bd.N, flops, [&](int64_t n0, int64_t n1) {
     for (int64_t n = n0; n < n1; ++n) {
       T* yan = ra + n * F * P;  // yan, ybn: (F, P); yn, xn: (C, P)
+      if constexpr (std::is_same_v<T, float>)
+        if (fast) {  // each GEMM with its bias, ReLU or residual applied as it stores
+          avx512::Epilogue ea, eb, ec;
+          ea.bias = ba, ea.relu = true, eb.bias = bb, eb.relu = true, ec.bias = bc;
+          ec.add = x + n * C * P, ec.ld_add = P;
+          avx512::gemm(F, P, la.L, la.fwd.data(), cols_of(x, n, la, bd.a), P, yan, P, ea);
+          avx512::gemm(F, P, lb.L, lb.fwd.data(), cols_of(ra, n, lb, bd.b), P, rb + n * F * P, P, eb);
+          avx512::gemm(C, P, lc.L, lc.fwd.data(), cols_of(rb, n, lc, bd.c), P, y + n * C * P, P, ec);
+          continue;
+        }
       bias_rows(yan, ba, F, P);
       conv_image(yan, cols_of(x, n, la, bd.a), la, bd.a);
       relu_in_place(yan, F * P);
@@ -166,8 +221,11 @@ void bottleneck_backward(T* dx, T* dwa, T* dba, T* dwb, T* dbb, T* dwc, T* dbc, 
       if (p) std::fill(p, p + n, T(0));
     return;
   }
-  const Live<T> la(wa, ma, bd.a), lb(wb, mb, bd.b), lc(wc, mc, bd.c);
+  Live<T> la(wa, ma, bd.a), lb(wb, mb, bd.b), lc(wc, mc, bd.c);
   const int64_t C = bd.C, F = bd.F, P = bd.P;
+  const bool fast = use_avx512<T>();
+  if (fast)
+    for (Live<T>* lv : {&la, &lb, &lc}) lv->pack(true);
   PartLayout pl;
   pl.wa = 0, pl.ba = pl.wa + la.L * F, pl.wb = pl.ba + F, pl.bb = pl.wb + lb.L * F, pl.wc = pl.bb + F;
   pl.bc = pl.wc + lc.L * C, pl.total = pl.bc + C;
@@ -185,13 +243,18 @@ void bottleneck_backward(T* dx, T* dwa, T* dba, T* dwb, T* dbb, T* dwc, T* dbc, 
         if (dwc) blas::gemm(false, true, lc.L, C, P, T(1), cols_of(rb, n, lc, bd.c), P, g, P, T(1), pp + pl.wc, C);
         for (int64_t o = 0; o < C; ++o) pp[pl.bc + o] += plane_sum(g + o * P, P);
         T* d2 = scratch<T, 6>(static_cast<size_t>(F * P));  // d2: (F, P)
-        data_grad_image(d2, g, lc, bd.c);
-        where_positive(d2, d2, rb + n * F * P, F * P);
+        if (fast && lc.direct_data(bd.c)) {
+          data_grad_image_fast(d2, g, lc, bd.c, rb + n * F * P, static_cast<const T*>(nullptr));
+        } else {
+          data_grad_image(d2, g, lc, bd.c);
+          where_positive(d2, d2, rb + n * F * P, F * P);
+        }
         // conv_b
         if (dwb) blas::gemm(false, true, lb.L, F, P, T(1), cols_of(ra, n, lb, bd.b), P, d2, P, T(1), pp + pl.wb, F);
         for (int64_t o = 0; o < F; ++o) pp[pl.bb + o] += plane_sum(d2 + o * P, P);
         T* d1 = scratch<T, 7>(static_cast<size_t>(F * P));  // d1: (F, P)
-        data_grad_image(d1, d2, lb, bd.b);
+        if (fast) data_grad_image_fast(d1, d2, lb, bd.b, static_cast<const T*>(nullptr), static_cast<const T*>(nullptr));
+        else data_grad_image(d1, d2, lb, bd.b);
         where_positive(d1, d1, ra + n * F * P, F * P);
         // conv_a, its input read through the ReLU; dx = dy + the gradient through the block
         if (dwa) blas::gemm(false, true, la.L, F, P, T(1), cols_of(x, n, la, bd.a), P, d1, P, T(1), pp + pl.wa, F);
@@ -199,8 +262,12 @@ void bottleneck_backward(T* dx, T* dwa, T* dba, T* dwb, T* dbb, T* dwc, T* dbc, 
         if (dx) {
           T* dxn = dx + n * C * P;  // dxn, xn: (C, P)
           const T* xn = x + n * C * P;
-          data_grad_image(dxn, d1, la, bd.a);
-          for (int64_t m = 0; m < C * P; ++m) dxn[m] = g[m] + (xn[m] > T(0) ? dxn[m] : T(0));
+          if (fast && la.direct_data(bd.a)) {
+            data_grad_image_fast(dxn, d1, la, bd.a, xn, g);
+          } else {
+            data_grad_image(dxn, d1, la, bd.a);
+            for (int64_t m = 0; m < C * P; ++m) dxn[m] = g[m] + (xn[m] > T(0) ? dxn[m] : T(0));
+          }
         }
       }
     }
