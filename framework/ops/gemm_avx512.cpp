@@ -38,22 +38,33 @@ bool available() {
 namespace {
 
 // c (rows <= 8, NV vectors of 16, the last masked by `last`) = epilogue(panel (K, 8) b (K, 16 NV)).
-template <int NV>
+// Implicit: b is ImplicitRows (row k at rows->src + rows->off[k], masked by rows->mask[k]), starting at column j0;
+// else b points at column j0 of a row-major matrix with leading dimension ldb.
+template <int NV, bool Implicit>
 __attribute__((target("avx512f"))) inline void micro(int64_t K, const float* __restrict panel,
-                                                       const float* __restrict b, int64_t ldb, __mmask16 last,
-                                                       float* c, int64_t ldc, int rows, const Epilogue& e,
-                                                       int64_t i0, int64_t j0) {
+                                                       const float* __restrict b, int64_t ldb,
+                                                       const ImplicitRows* rows_b, __mmask16 last, float* c,
+                                                       int64_t ldc, int rows, const Epilogue& e, int64_t i0,
+                                                       int64_t j0) {
   __m512 acc[8][NV];
 #pragma GCC unroll 8
   for (int r = 0; r < 8; ++r)
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_ps();
   for (int64_t k = 0; k < K; ++k) {
-    const float* bk = b + k * ldb;
     __m512 bv[NV];
+    if constexpr (Implicit) {
+      const float* bk = rows_b->src + rows_b->off[k] + j0;
+      const uint16_t* mk = rows_b->mask[k] + j0 / 16;
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v)
-      bv[v] = v == NV - 1 ? _mm512_maskz_loadu_ps(last, bk + 16 * v) : _mm512_loadu_ps(bk + 16 * v);
+      for (int v = 0; v < NV; ++v)
+        bv[v] = _mm512_maskz_loadu_ps(static_cast<__mmask16>(v == NV - 1 ? (mk[v] & last) : mk[v]), bk + 16 * v);
+    } else {
+      const float* bk = b + k * ldb;
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v)
+        bv[v] = v == NV - 1 ? _mm512_maskz_loadu_ps(last, bk + 16 * v) : _mm512_loadu_ps(bk + 16 * v);
+    }
     const float* ak = panel + k * 8;
 #pragma GCC unroll 8
     for (int r = 0; r < 8; ++r) {
@@ -85,10 +96,10 @@ __attribute__((target("avx512f"))) inline void micro(int64_t K, const float* __r
   }
 }
 
-}  // namespace
-
-__attribute__((target("avx512f"))) void gemm(int64_t M, int64_t N, int64_t K, const float* ap, const float* b,
-                                              int64_t ldb, float* c, int64_t ldc, const Epilogue& e) {
+template <bool Implicit>
+__attribute__((target("avx512f"))) void run(int64_t M, int64_t N, int64_t K, const float* ap, const float* b,
+                                             int64_t ldb, const ImplicitRows* rows_b, float* c, int64_t ldc,
+                                             const Epilogue& e) {
   for (int64_t i0 = 0; i0 < M; i0 += 8) {
     const int rows = static_cast<int>(std::min<int64_t>(8, M - i0));
     const float* panel = ap + i0 * K;
@@ -97,17 +108,30 @@ __attribute__((target("avx512f"))) void gemm(int64_t M, int64_t N, int64_t K, co
       const int nv = static_cast<int>((w + 15) / 16);
       const __mmask16 last = static_cast<__mmask16>((1u << (w - 16 * (nv - 1))) - 1u);
       float* ct = c + i0 * ldc + j0;
-      if (nv == 3) micro<3>(K, panel, b + j0, ldb, last, ct, ldc, rows, e, i0, j0);
-      else if (nv == 2) micro<2>(K, panel, b + j0, ldb, last, ct, ldc, rows, e, i0, j0);
-      else micro<1>(K, panel, b + j0, ldb, last, ct, ldc, rows, e, i0, j0);
+      const float* bt = Implicit ? nullptr : b + j0;
+      if (nv == 3) micro<3, Implicit>(K, panel, bt, ldb, rows_b, last, ct, ldc, rows, e, i0, j0);
+      else if (nv == 2) micro<2, Implicit>(K, panel, bt, ldb, rows_b, last, ct, ldc, rows, e, i0, j0);
+      else micro<1, Implicit>(K, panel, bt, ldb, rows_b, last, ct, ldc, rows, e, i0, j0);
     }
   }
+}
+
+}  // namespace
+
+void gemm(int64_t M, int64_t N, int64_t K, const float* ap, const float* b, int64_t ldb, float* c, int64_t ldc,
+          const Epilogue& e) {
+  run<false>(M, N, K, ap, b, ldb, nullptr, c, ldc, e);
+}
+void gemm_implicit(int64_t M, int64_t N, int64_t K, const float* ap, const ImplicitRows& rows, float* c,
+                   int64_t ldc, const Epilogue& e) {
+  run<true>(M, N, K, ap, nullptr, 0, &rows, c, ldc, e);
 }
 
 #else
 
 bool available() { return false; }
 void gemm(int64_t, int64_t, int64_t, const float*, const float*, int64_t, float*, int64_t, const Epilogue&) {}
+void gemm_implicit(int64_t, int64_t, int64_t, const float*, const ImplicitRows&, float*, int64_t, const Epilogue&) {}
 
 #endif
 

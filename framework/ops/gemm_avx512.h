@@ -38,4 +38,16 @@ struct Epilogue {
 void gemm(int64_t M, int64_t N, int64_t K, const float* ap, const float* b, int64_t ldb, float* c, int64_t ldc,
           const Epilogue& e);
 
+// A column matrix read in place from an image (an implicit im2col): row k of b is src[off[k] + j] where bit
+// (j % 16) of mask[k][j / 16] is set, and 0 where it is not (a tap's window leaving the image). Masked lanes are
+// never read, so off[k] + j may point outside src there.
+struct ImplicitRows {
+  const float* src = nullptr;
+  const int64_t* off = nullptr;          // (K)
+  const uint16_t* const* mask = nullptr; // (K) pointers to rows of (N + 15) / 16 masks
+};
+// c (M, N) = epilogue(a b) with b given by rows (its N columns: the pixels).
+void gemm_implicit(int64_t M, int64_t N, int64_t K, const float* ap, const ImplicitRows& rows, float* c,
+                   int64_t ldc, const Epilogue& e);
+
 }  // namespace fw::avx512

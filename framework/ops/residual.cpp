@@ -134,6 +134,69 @@ void data_grad_image_fast(T* dst, const T* g, const Live<T>& lv, const ConvDims&
   }
 }
 
+// The middle convolution read in place by the AVX-512 GEMM (float): its column matrix as avx512::ImplicitRows
+// over one image, forward (rows = live taps (c, a, b), reading src[c, i + a - pt, j + b - pl]) or for the input
+// gradient (rows = (o, a, b) for every output channel o and every tap position live for some channel, reading
+// src[o, i - a + pt, j - b + pl]: the transposed convolution), with the packed weight for it.
+struct ImplicitConv {
+  std::vector<int64_t> off;                 // (K) offsets into one image
+  std::vector<std::vector<uint16_t>> masks; // per tap position: (P + 15) / 16 column masks
+  std::vector<const uint16_t*> rows;        // (K) the mask row of each row of b
+  std::vector<float> ap;                    // the packed weight (backward only; the forward uses Live::fwd)
+  avx512::ImplicitRows at(const float* src) const { return {src, off.data(), rows.data()}; }
+};
+// Masks of the pixels (i, j) of an H x W image whose neighbour (i + di, j + dj) is inside it.
+std::vector<uint16_t> window_masks(int64_t di, int64_t dj, int64_t H, int64_t W) {
+  std::vector<uint16_t> m(static_cast<size_t>((H * W + 15) / 16), 0);
+  for (int64_t p = 0; p < H * W; ++p) {
+    const int64_t i = p / W + di, j = p % W + dj;
+    if (i >= 0 && i < H && j >= 0 && j < W) m[static_cast<size_t>(p / 16)] |= static_cast<uint16_t>(1u << (p % 16));
+  }
+  return m;
+}
+template <class T> ImplicitConv implicit_forward(const Live<T>& lv, const ConvDims& d) {
+  ImplicitConv ic;
+  std::vector<int64_t> pos_of(static_cast<size_t>(d.KH * d.KW), -1);
+  for (const Tap& t : lv.taps) {
+    int64_t& q = pos_of[static_cast<size_t>(t.a * d.KW + t.b)];
+    if (q < 0) {
+      q = static_cast<int64_t>(ic.masks.size());
+      ic.masks.push_back(window_masks(t.a - d.pt, t.b - d.pl, d.H, d.W));
+    }
+    ic.off.push_back(t.c * d.P + (t.a - d.pt) * d.W + (t.b - d.pl));
+  }
+  for (const Tap& t : lv.taps) ic.rows.push_back(ic.masks[static_cast<size_t>(pos_of[static_cast<size_t>(t.a * d.KW + t.b)])].data());
+  return ic;
+}
+// we: (Co, L) compacted weight of lv. The backward's weight (Ci, Co * npos): [c, o * npos + q] = w_eff[o, c, pos q].
+template <class T> ImplicitConv implicit_backward(const Live<T>& lv, const ConvDims& d) {
+  ImplicitConv ic;
+  std::vector<std::pair<int64_t, int64_t>> pos;  // live (a, b), in first-seen order
+  std::vector<int64_t> pos_of(static_cast<size_t>(d.KH * d.KW), -1);
+  for (const Tap& t : lv.taps)
+    if (pos_of[static_cast<size_t>(t.a * d.KW + t.b)] < 0) {
+      pos_of[static_cast<size_t>(t.a * d.KW + t.b)] = static_cast<int64_t>(pos.size());
+      pos.push_back({t.a, t.b});
+      ic.masks.push_back(window_masks(d.pt - t.a, d.pl - t.b, d.H, d.W));
+    }
+  const int64_t np = static_cast<int64_t>(pos.size()), K = d.Co * np;
+  for (int64_t o = 0; o < d.Co; ++o)
+    for (int64_t q = 0; q < np; ++q) {
+      ic.off.push_back(o * d.P + (d.pt - pos[q].first) * d.W + (d.pl - pos[q].second));
+      ic.rows.push_back(ic.masks[static_cast<size_t>(q)].data());
+    }
+  std::vector<float> a(static_cast<size_t>(d.Ci * K), 0.0f);  // a: (Ci, Co * npos)
+  for (int64_t o = 0; o < d.Co; ++o)
+    for (int64_t r = 0; r < lv.L; ++r) {
+      const Tap& t = lv.taps[r];
+      a[static_cast<size_t>(t.c * K + o * np + pos_of[static_cast<size_t>(t.a * d.KW + t.b)])] =
+          static_cast<float>(lv.we[o * lv.L + r]);
+    }
+  ic.ap.resize(static_cast<size_t>(avx512::packed_size(d.Ci, K)));
+  avx512::pack_a(a.data(), K, false, d.Ci, K, ic.ap.data());
+  return ic;
+}
+
 template <class T> void bias_rows(T* out, const T* bias, int64_t rows, int64_t P) {
   for (int64_t o = 0; o < rows; ++o) std::fill(out + o * P, out + (o + 1) * P, bias ? bias[o] : T(0));
 }
@@ -148,8 +211,11 @@ void bottleneck_forward(T* y, T* ra, T* rb, const T* x, const T* wa, const T* ba
   Live<T> la(wa, ma, bd.a), lb(wb, mb, bd.b), lc(wc, mc, bd.c);
   const int64_t C = bd.C, F = bd.F, P = bd.P;
   const bool fast = use_avx512<T>();
-  if (fast)
+  ImplicitConv icf;
+  if (fast) {
     for (Live<T>* lv : {&la, &lb, &lc}) lv->pack(false);
+    icf = implicit_forward(lb, bd.b);
+  }
   const double flops = 2.0 * P * (F * la.L + F * lb.L + C * lc.L);
   for_items(bd.N, flops, [&](int64_t n0, int64_t n1) {
     for (int64_t n = n0; n < n1; ++n) {
@@ -160,7 +226,8 @@ void bottleneck_forward(T* y, T* ra, T* rb, const T* x, const T* wa, const T* ba
           ea.bias = ba, ea.relu = true, eb.bias = bb, eb.relu = true, ec.bias = bc;
           ec.add = x + n * C * P, ec.ld_add = P;
           avx512::gemm(F, P, la.L, la.fwd.data(), cols_of(x, n, la, bd.a), P, yan, P, ea);
-          avx512::gemm(F, P, lb.L, lb.fwd.data(), cols_of(ra, n, lb, bd.b), P, rb + n * F * P, P, eb);
+          if (lb.in_place(bd.b)) avx512::gemm(F, P, lb.L, lb.fwd.data(), ra + n * F * P, P, rb + n * F * P, P, eb);
+          else avx512::gemm_implicit(F, P, lb.L, lb.fwd.data(), icf.at(ra + n * F * P), rb + n * F * P, P, eb);
           avx512::gemm(C, P, lc.L, lc.fwd.data(), cols_of(rb, n, lc, bd.c), P, y + n * C * P, P, ec);
           continue;
         }
@@ -224,8 +291,11 @@ void bottleneck_backward(T* dx, T* dwa, T* dba, T* dwb, T* dbb, T* dwc, T* dbc, 
   Live<T> la(wa, ma, bd.a), lb(wb, mb, bd.b), lc(wc, mc, bd.c);
   const int64_t C = bd.C, F = bd.F, P = bd.P;
   const bool fast = use_avx512<T>();
-  if (fast)
+  ImplicitConv icb;
+  if (fast) {
     for (Live<T>* lv : {&la, &lb, &lc}) lv->pack(true);
+    icb = implicit_backward(lb, bd.b);
+  }
   PartLayout pl;
   pl.wa = 0, pl.ba = pl.wa + la.L * F, pl.wb = pl.ba + F, pl.bb = pl.wb + lb.L * F, pl.wc = pl.bb + F;
   pl.bc = pl.wc + lc.L * C, pl.total = pl.bc + C;
@@ -253,9 +323,17 @@ void bottleneck_backward(T* dx, T* dwa, T* dba, T* dwb, T* dbb, T* dwc, T* dbc, 
         if (dwb) blas::gemm(false, true, lb.L, F, P, T(1), cols_of(ra, n, lb, bd.b), P, d2, P, T(1), pp + pl.wb, F);
         for (int64_t o = 0; o < F; ++o) pp[pl.bb + o] += plane_sum(d2 + o * P, P);
         T* d1 = scratch<T, 7>(static_cast<size_t>(F * P));  // d1: (F, P)
-        if (fast) data_grad_image_fast(d1, d2, lb, bd.b, static_cast<const T*>(nullptr), static_cast<const T*>(nullptr));
-        else data_grad_image(d1, d2, lb, bd.b);
-        where_positive(d1, d1, ra + n * F * P, F * P);
+        if constexpr (std::is_same_v<T, float>) {
+          if (fast) {  // d1 = (ra > 0) * transposed conv of d2, read in place
+            avx512::Epilogue e;
+            e.gate = ra + n * F * P, e.ld_gate = P;
+            avx512::gemm_implicit(F, P, static_cast<int64_t>(icb.off.size()), icb.ap.data(), icb.at(d2), d1, P, e);
+          }
+        }
+        if (!fast) {
+          data_grad_image(d1, d2, lb, bd.b);
+          where_positive(d1, d1, ra + n * F * P, F * P);
+        }
         // conv_a, its input read through the ReLU; dx = dy + the gradient through the block
         if (dwa) blas::gemm(false, true, la.L, F, P, T(1), cols_of(x, n, la, bd.a), P, d1, P, T(1), pp + pl.wa, F);
         for (int64_t o = 0; o < F; ++o) pp[pl.ba + o] += plane_sum(d1 + o * P, P);
