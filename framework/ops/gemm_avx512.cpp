@@ -8,6 +8,8 @@
 
 #include <algorithm>
 
+#include "framework/core/profile.h"
+
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 #define FW_HAVE_AVX512_KERNEL 1
@@ -120,10 +122,12 @@ __attribute__((target("avx512f"))) void run(int64_t M, int64_t N, int64_t K, con
 
 void gemm(int64_t M, int64_t N, int64_t K, const float* ap, const float* b, int64_t ldb, float* c, int64_t ldc,
           const Epilogue& e) {
+  profile::count_flops(2.0 * double(M) * double(N) * double(K));  // `bench --profile`'s GEMM count, as blas::gemm
   run<false>(M, N, K, ap, b, ldb, nullptr, c, ldc, e);
 }
 void gemm_implicit(int64_t M, int64_t N, int64_t K, const float* ap, const ImplicitRows& rows, float* c,
                    int64_t ldc, const Epilogue& e) {
+  profile::count_flops(2.0 * double(M) * double(N) * double(K));
   run<true>(M, N, K, ap, nullptr, 0, &rows, c, ldc, e);
 }
 
