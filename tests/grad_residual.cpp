@@ -186,8 +186,14 @@ TEST_CASE("bottleneck_residual is bit-identical across thread counts, and refere
     for (const Tensor& t : in) out.push_back(t.grad().to_vector());
     return out;
   };
+  for (bool own : {true, false}) {  // the AVX-512 kernel (where the CPU has it), then OpenBLAS
+    avx512::set_disabled(!own);
+    INFO((own ? "AVX-512 kernel if the CPU has it" : "OpenBLAS"));
+    const auto one_path = run(1);
+    for (int t : {2, 3, 2}) CHECK(run(t) == one_path);
+  }
+  avx512::set_disabled(false);
   const auto one = run(1);
-  for (int t : {2, 3, 2}) CHECK(run(t) == one);
   set_num_threads(0);
   {  // with fw::reference_kernels() set the op is the composition: a node per op, the same values
     ReferenceKernelsScope ref(true);
@@ -277,16 +283,18 @@ TEST_CASE("the AVX-512 GEMM of the fused block equals a float64 reference: odd s
   }
 }
 
-TEST_CASE("bottleneck_residual in float32 (the AVX-512 path where the CPU has it) follows float64: 3x3 and 2x3 "
+TEST_CASE("bottleneck_residual in float32 follows float64, on the AVX-512 kernel and on OpenBLAS: 3x3 and 2x3 "
           "kernels, masks with dead taps, values and every gradient") {
   auto f32 = [](const Tensor& t) { return t.defined() ? t.detach().to(DType::F32) : t; };
   struct Case {
     int64_t N, C, F, H, W, KH, KW;
     bool masks;
   };
+  for (bool own : {true, false})  // the AVX-512 kernel (where the CPU has it), then OpenBLAS
   for (const Case& k : {Case{3, 8, 8, 7, 9, 3, 3, true}, Case{2, 6, 5, 5, 33, 2, 3, true},
                         Case{2, 16, 8, 28, 28, 3, 3, false}, Case{1, 4, 3, 1, 1, 3, 3, true}}) {
-    INFO("N " << k.N << " C " << k.C << " F " << k.F << " " << k.H << "x" << k.W << " kernel " << k.KH << "x" << k.KW);
+    avx512::set_disabled(!own);
+    INFO((own ? "AVX-512 kernel if the CPU has it" : "OpenBLAS") << ", N " << k.N << " C " << k.C << " F " << k.F << " " << k.H << "x" << k.W << " kernel " << k.KH << "x" << k.KW);
     Block b = make_block(k.C, k.F, k.KH, k.KW, true, k.masks, 800 + k.KW);
     if (k.masks) {  // a tap position dead for every channel pair, besides the random zeros
       std::vector<double> m = b.mb.to_vector();
@@ -313,4 +321,5 @@ TEST_CASE("bottleneck_residual in float32 (the AVX-512 path where the CPU has it
       CHECK(worst_diff(in32[i].grad(), in[i].grad()) < 2e-4 * (1 + largest(in[i].grad())));
     }
   }
+  avx512::set_disabled(false);
 }

@@ -7,6 +7,9 @@
 #include "framework/ops/gemm_avx512.h"
 
 #include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <string>
 
 #include "framework/core/profile.h"
 
@@ -32,10 +35,18 @@ void pack_a(const float* a, int64_t lda, bool trans, int64_t M, int64_t K, float
 
 #ifdef FW_HAVE_AVX512_KERNEL
 
+namespace {
+std::atomic<bool> g_disabled{[] {
+  const char* v = std::getenv("PIXELRNN_AVX512");
+  return v != nullptr && std::string(v) == "0";
+}()};
+}  // namespace
+
 bool available() {
   static const bool yes = __builtin_cpu_supports("avx512f");
-  return yes;
+  return yes && !g_disabled.load(std::memory_order_relaxed);
 }
+void set_disabled(bool off) { g_disabled.store(off, std::memory_order_relaxed); }
 
 namespace {
 
@@ -134,6 +145,7 @@ void gemm_implicit(int64_t M, int64_t N, int64_t K, const float* ap, const Impli
 #else
 
 bool available() { return false; }
+void set_disabled(bool) {}
 void gemm(int64_t, int64_t, int64_t, const float*, const float*, int64_t, float*, int64_t, const Epilogue&) {}
 void gemm_implicit(int64_t, int64_t, int64_t, const float*, const ImplicitRows&, float*, int64_t, const Epilogue&) {}
 

@@ -14,8 +14,11 @@
 
 namespace fw::avx512 {
 
-// True when this CPU runs AVX-512F (checked once). Callers use OpenBLAS otherwise.
+// True when this CPU runs AVX-512F (checked once) and the kernel is not switched off: by set_disabled(true), or
+// by the environment variable PIXELRNN_AVX512=0 at start-up (to compare the two paths). Callers use OpenBLAS
+// otherwise.
 bool available();
+void set_disabled(bool off);
 
 // Packs a (M, K) for gemm: `a` is row-major (M, K) with leading dimension lda, or, with trans, row-major (K, M)
 // (a = its transpose). ap: packed_size(M, K) floats; rows past M are zero.
