@@ -13,27 +13,17 @@
 
 using namespace fw;
 using gradcheck::check_gradients;
+using gradcheck::leaf_of;
 using gradcheck::random;
+using gradcheck::worst_diff;
 using V = std::vector<Tensor>;
 
 namespace {
-Tensor leaf_of(Shape s, uint64_t seed, double scale = 1.0) {
-  Tensor t = mul_scalar(random(s, seed), scale).detach();
-  t.requires_grad_();
-  return t;
-}
 // The composed reference: x (N, 2c, ...) -> tanh(x_f) * sigmoid(x_g).
 Tensor gate_composed(const Tensor& x) {
   const int64_t c = x.size(1) / 2;
   std::vector<Tensor> fg = split(x, 1, {c, c});
   return mul(tanh(fg[0]), sigmoid(fg[1]));
-}
-double worst_diff(const Tensor& a, const Tensor& b) {
-  std::vector<double> u = a.to_vector(), v = b.to_vector();
-  REQUIRE(u.size() == v.size());
-  double w = 0;
-  for (size_t i = 0; i < u.size(); ++i) w = std::max(w, std::fabs(u[i] - v[i]));
-  return w;
 }
 }  // namespace
 

@@ -20,27 +20,17 @@
 
 using namespace fw;
 using gradcheck::check_gradients;
+using gradcheck::leaf_of;
 using gradcheck::random;
+using gradcheck::worst_diff;
 using V = std::vector<Tensor>;
 
 namespace {
-Tensor leaf_of(Shape s, uint64_t seed, double scale = 1.0) {
-  Tensor t = mul_scalar(random(s, seed), scale).detach();
-  t.requires_grad_();
-  return t;
-}
 // A 0/1 mask of shape s, about `keep` of it ones, seeded.
 Tensor mask_of(Shape s, uint64_t seed, double keep = 0.7) {
   std::vector<double> u = random(s, seed, 0.0, 1.0).to_vector();
   for (double& v : u) v = v < keep ? 1.0 : 0.0;
   return Tensor::from_vector(s, u);
-}
-double worst_diff(const Tensor& a, const Tensor& b) {
-  std::vector<double> u = a.to_vector(), v = b.to_vector();
-  REQUIRE(u.size() == v.size());
-  double w = 0;
-  for (size_t i = 0; i < u.size(); ++i) w = std::max(w, std::fabs(u[i] - v[i]));
-  return w;
 }
 double largest(const Tensor& a) {
   double w = 0;

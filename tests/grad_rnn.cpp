@@ -18,16 +18,12 @@
 
 using namespace fw;
 using gradcheck::check_gradients;
+using gradcheck::leaf_of;
 using gradcheck::random;
+using gradcheck::worst_diff;
 using V = std::vector<Tensor>;
 
 namespace {
-Tensor leaf_of(Shape s, uint64_t seed, double scale = 1.0) {
-  Tensor t = mul_scalar(random(s, seed), scale).detach();
-  t.requires_grad_();
-  return t;
-}
-
 // The composed reference: the same recurrence from small ops. gates: (N, 4h, S, L), w: (4h, h, k).
 Tensor lstm_scan_composed(const Tensor& gates, const Tensor& w, int64_t pad_before) {
   const int64_t N = gates.size(0), G = gates.size(1), S = gates.size(2), h = G / 4;

@@ -1,7 +1,10 @@
 // tests/gradcheck.cpp: the finite-difference checker.
 #include "tests/gradcheck.h"
 
+#include <algorithm>
 #include <cmath>
+
+#include <doctest/doctest.h>
 #include <sstream>
 
 #include "framework/core/autograd.h"
@@ -21,6 +24,20 @@ fw::Tensor random(const fw::Shape& shape, uint64_t seed, double lo, double hi) {
   std::vector<double> v(static_cast<size_t>(fw::shape_numel(shape)));
   for (double& x : v) x = rng.uniform(lo, hi);
   return fw::Tensor::from_vector(shape, v);
+}
+
+fw::Tensor leaf_of(const fw::Shape& shape, uint64_t seed, double scale) {
+  fw::Tensor t = fw::mul_scalar(random(shape, seed), scale).detach();
+  t.requires_grad_();
+  return t;
+}
+
+double worst_diff(const fw::Tensor& a, const fw::Tensor& b) {
+  const std::vector<double> u = a.to_vector(), v = b.to_vector();
+  REQUIRE(u.size() == v.size());
+  double w = 0;
+  for (size_t i = 0; i < u.size(); ++i) w = std::max(w, std::fabs(u[i] - v[i]));
+  return w;
 }
 
 Result check_gradients(const std::string& op, const Fn& f, std::vector<fw::Tensor> inputs, double atol,

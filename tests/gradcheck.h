@@ -27,6 +27,10 @@ Result check_gradients(const std::string& op, const Fn& f, std::vector<fw::Tenso
                        double rtol = 1e-5, double eps = 1e-6);
 // A random F64 tensor with values uniform in [lo, hi), seeded.
 fw::Tensor random(const fw::Shape& shape, uint64_t seed, double lo = -1.0, double hi = 1.0);
+// A F64 leaf that requires grad: random(shape, seed) times scale.
+fw::Tensor leaf_of(const fw::Shape& shape, uint64_t seed, double scale = 1.0);
+// max |a - b| over the elements, in row-major order (the element counts must agree: checked with REQUIRE).
+double worst_diff(const fw::Tensor& a, const fw::Tensor& b);
 
 // Registry: GRADCHECK(op_name) { ... CHECK gradcheck results ... } defines a check run by test_ops.
 using CaseFn = void (*)();
